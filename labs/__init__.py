@@ -1,0 +1,1 @@
+"""Workflows, activities, exercises and solutions for each lesson. One package per notebook."""

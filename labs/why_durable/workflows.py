@@ -1,0 +1,39 @@
+"""The durable research agent: the loop is a workflow, each tool call an activity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from .activities import ResearchTools
+    from .steps import STEPS
+
+
+@dataclass
+class ResearchRequest:
+    topic: str
+
+
+@dataclass
+class ResearchReport:
+    topic: str
+    notes: list[str]
+
+
+@workflow.defn
+class ResearchAgent:
+    @workflow.run
+    async def run(self, request: ResearchRequest) -> ResearchReport:
+        notes = []
+        for step in range(1, len(STEPS) + 1):
+            notes.append(await workflow.execute_activity_method(
+                ResearchTools.run_step, step,
+                start_to_close_timeout=timedelta(seconds=10),
+                heartbeat_timeout=timedelta(seconds=1),  # a dead worker is noticed after 1 s of silence
+                retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=300)),
+            ))
+        return ResearchReport(request.topic, notes)
