@@ -10,6 +10,7 @@ import asyncio
 import os
 import sqlite3
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -30,6 +31,13 @@ class Ledger:
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
+
+    @classmethod
+    def new(cls, name: str) -> "Ledger":
+        """A fresh, empty ledger file under .lab-state/ledgers/."""
+        from .server import STATE
+
+        return cls(STATE / "ledgers" / f"{name}-{uuid.uuid4().hex[:8]}.db")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

@@ -5,7 +5,7 @@ Figures are built without pyplot, so a cell shows each exactly once (as the cell
 
 from __future__ import annotations
 
-from datetime import datetime
+import io
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
@@ -27,6 +27,15 @@ _CLOSE = {
 }
 
 
+class LabFigure(Figure):
+    """A matplotlib Figure that shows itself as a PNG when it is a cell's value (no pyplot needed)."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100)
+        return buf.getvalue()
+
+
 def _seconds(value: Any, t0: pd.Timestamp) -> float:
     if isinstance(value, (int, float)):
         return float(value) - t0.timestamp()
@@ -37,16 +46,17 @@ def _spans(df: pd.DataFrame, t_end: float) -> list[dict[str, Any]]:
     """One span per activity / timer / child: open, start, close times, outcome, attempts, last failure."""
     spans: dict[int, dict[str, Any]] = {}
     for row in df[df["category"].isin(["activity", "timer", "child"])].itertuples(index=False):
+        failure = row.failure if isinstance(row.failure, str) else None
         s = spans.setdefault(row.ref, {"lane": row.lane, "kind": row.category, "open": row.t, "start": None,
                                        "close": None, "outcome": "running", "attempt": 1, "failure": None})
         if row.type in ("ActivityTaskStarted", "ChildWorkflowExecutionStarted"):
             s["start"] = row.t
             if row.attempt is not pd.NA and row.attempt:
                 s["attempt"] = int(row.attempt)
-            s["failure"] = row.failure or s["failure"]
+            s["failure"] = failure or s["failure"]
         elif row.type in _CLOSE:
             s["close"], s["outcome"] = row.t, _CLOSE[row.type]
-            s["failure"] = row.failure or s["failure"]
+            s["failure"] = failure or s["failure"]
     for s in spans.values():
         s["close"] = t_end if s["close"] is None else s["close"]
         s["start"] = s["open"] if s["start"] is None else s["start"]
@@ -77,7 +87,7 @@ def timeline(
     collapse = len({s["lane"] for s in spans}) > max_lanes
     lanes = ["workflow"] + list(dict.fromkeys(_lane_of(s["lane"], collapse) for s in spans))
     y = {lane: i for i, lane in enumerate(lanes)}
-    fig = Figure(figsize=(11, 1.2 + 0.42 * len(lanes)), layout="constrained")
+    fig = LabFigure(figsize=(11, 1.2 + 0.42 * len(lanes)), layout="constrained")
     ax = fig.add_subplot()
     h = 0.6
 
@@ -116,7 +126,7 @@ def timeline(
         by_style.setdefault((lane, color, False), []).append((s["start"], s["close"]))
         if s["attempt"] > 1 and not collapse:
             note = f"attempt {s['attempt']}" + (f" · last: {s['failure'][:40]}" if s["failure"] else "")
-            ax.annotate(note, (s["open"], y[lane] + h / 2), xytext=(0, 2), textcoords="offset points",
+            ax.annotate(note, (s["open"], y[lane] - h / 2), xytext=(0, 1), textcoords="offset points",
                         fontsize=7.5, color="#7f2704", va="bottom")
     for (lane, style, hatched), xs in by_style.items():
         bars(lane, xs, COLORS[style], hatch="///" if hatched else None, edgecolor="#a63603" if hatched else "none")
@@ -133,10 +143,10 @@ def timeline(
                            facecolors=COLORS["failed" if failed else "ok"], edgecolor="black", linewidth=0.6)
             ax.annotate(str(row.attempt), (a, y[match[0]]), fontsize=7, ha="left", va="center", color="white")
 
-    for label, when in (marks or {}).items():
-        x = _seconds(when, t0) if not isinstance(when, float) or when > 1e9 else when
+    for label, when in (marks or {}).items():  # datetimes or epoch seconds
+        x = _seconds(when, t0)
         ax.axvline(x, color="black", ls="--", lw=1)
-        ax.annotate(label, (x, len(lanes) - 0.5), rotation=90, fontsize=8, va="top", ha="right")
+        ax.annotate(f" {label}", (x, -0.55), fontsize=8, va="center", ha="left")
 
     ax.set_yticks(range(len(lanes)), [l if len(l) <= 38 else l[:36] + "…" for l in lanes])
     ax.set_ylim(len(lanes) - 0.4, -0.8)
@@ -159,7 +169,7 @@ def growth(runs: pd.DataFrame | Mapping[str, pd.DataFrame] | list[pd.DataFrame],
         runs = {"run": runs}
     elif isinstance(runs, list):
         runs = {f"run {i + 1}": r for i, r in enumerate(runs)}
-    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    fig = LabFigure(figsize=(11, 3.6), layout="constrained")
     ax_events, ax_bytes = fig.subplots(1, 2)
     t_first = min(df["time"].iloc[0] for df in runs.values())
     for label, df in runs.items():

@@ -18,11 +18,12 @@ async def agent_loop(ledger_path: str) -> list[str]:
     return notes
 
 
-def start(ledger_path: str | Path, log: Path) -> subprocess.Popen[bytes]:
+def start(ledger_path: str | Path) -> subprocess.Popen[bytes]:
     """Start the naive agent as its own OS process (so it can really be SIGKILLed)."""
     from lab_support.procs import spawn
+    from lab_support.server import _log_dir
 
-    return spawn([sys.executable, "-m", "labs.why_durable.naive", str(ledger_path)], log)
+    return spawn([sys.executable, "-m", "labs.why_durable.naive", str(ledger_path)], _log_dir() / "naive-agent.log")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,103 @@
+"""Exercise checking: run a learner's `labs/<lesson>/exercise.py` through real workflow tests.
+
+Each lesson has `labs/<lesson>/grade.py` with `async def grade(client, module) -> Verdict` and `HINTS`.
+The answer is "not attempted" (a `todo()` placeholder still runs), "not yet" with a hint, or "passed".
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+
+class NotAttempted(NotImplementedError):
+    """Raised by a `todo()` placeholder the learner has not replaced yet."""
+
+
+def todo(what: str) -> NoReturn:
+    """Placeholder in an exercise: raises until the learner writes the real code."""
+    raise NotAttempted(f"TODO: {what}")
+
+
+@dataclass
+class Verdict:
+    """The outcome of a check: status is "passed", "not yet" or "not attempted"."""
+
+    status: str
+    message: str
+    hint: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.status == "passed"
+
+    def _repr_markdown_(self) -> str:
+        icon = {"passed": "✅", "not yet": "🟡", "not attempted": "⬜"}[self.status]
+        text = f"{icon} **{self.status.capitalize()}.** {self.message}"
+        return text + (f"\n\n**Hint:** {self.hint}" if self.hint else "")
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
+
+
+def passed(message: str) -> Verdict:
+    """A passing verdict."""
+    return Verdict("passed", message)
+
+
+def not_yet(message: str, hint: str | None = None) -> Verdict:
+    """A failing verdict with what is wrong and a hint towards the fix."""
+    return Verdict("not yet", message, hint)
+
+
+def not_attempted(lesson: str) -> Verdict:
+    """The exercise still has its placeholders."""
+    return Verdict("not attempted", f"`labs/{lesson}/exercise.py` still has `todo(...)` placeholders. "
+                   "Edit it, save, and run this cell again.")
+
+
+def _fresh(module: str) -> Any:
+    """Import `module` again from disk, so the learner's latest edits count."""
+    if module in sys.modules:
+        return importlib.reload(sys.modules[module])
+    return importlib.import_module(module)
+
+
+async def check(lesson: str, lab: Any = None, module: str = "exercise") -> Verdict:
+    """Grade `labs/<lesson>/<module>.py` against a server (the notebook's lab, or a private dev server)."""
+    from .server import start_dev_server
+
+    grader = _fresh(f"labs.{lesson}.grade")
+    target = _fresh(module if "." in module else f"labs.{lesson}.{module}")
+    own = None if lab is not None else await start_dev_server(ui=False)
+    try:
+        return await grader.grade((lab or own).client, target)
+    finally:
+        if own is not None:
+            await own.close()
+
+
+class _Markdown:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def hint(lesson: str, n: int | None = None) -> _Markdown:
+    """The lesson's hints (all of them, or hint number `n`, 1-based)."""
+    hints = _fresh(f"labs.{lesson}.grade").HINTS
+    chosen = hints if n is None else [hints[n - 1]]
+    return _Markdown("\n".join(f"- {h}" for h in chosen))
+
+
+def solution(lesson: str) -> _Markdown:
+    """The lesson's reference solution, as a code block to compare with your exercise."""
+    source = inspect.getsource(_fresh(f"labs.{lesson}.solution"))
+    return _Markdown(f"`labs/{lesson}/solution.py`\n\n```python\n{source}```")

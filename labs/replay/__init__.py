@@ -1,0 +1,1 @@
+"""Lesson 01: workflows vs activities, event histories and deterministic replay."""
