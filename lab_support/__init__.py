@@ -14,7 +14,7 @@ _EXPORTS = {
     "fetch_history": "history", "to_frame": "history", "save_history": "history", "load_history": "history",
     "timeline": "plots", "growth": "plots",
     "Ledger": "ledger",
-    "check": "check", "hint": "check", "solution": "check",
+    "check": "exercises", "hint": "exercises", "solution": "exercises",
 }
 
 

@@ -159,7 +159,7 @@ def timeline(
         ("failed", "failed"), ("timer", "timer"), ("child", "child workflow"))]
     legend.append(Patch(facecolor=COLORS["retry"], hatch="///", edgecolor="#a63603", label="retrying"))
     legend += [Line2D([], [], marker=m, color=COLORS[c], ls="none", label=c) for c, m in (("signal", "v"), ("update", "D"), ("marker", "|"))]
-    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / len(lanes)), ncol=5, fontsize=8, frameon=False)
+    fig.legend(handles=legend, loc="outside lower center", ncol=9, fontsize=8, frameon=False)
     return fig
 
 

@@ -81,11 +81,12 @@ def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL, wait: f
 
 
 def _tether(log: str, args: list[str]) -> int:
-    """Run `args` with output to `log`; stop it when we get SIGTERM/SIGINT or our parent dies."""
+    """Run `args` with output to `log` ("-": ours); stop it on SIGTERM/SIGINT or when our parent dies."""
     parent = os.getppid()
-    with open(log, "ab") as out:
+    with open(log if log != "-" else os.devnull, "ab") as out:
         child = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            args, stdin=subprocess.DEVNULL, stdout=None if log == "-" else out,
+            stderr=None if log == "-" else subprocess.STDOUT,
             preexec_fn=_die_with_parent if LINUX else None,
         )
     stop = threading.Event()

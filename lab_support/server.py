@@ -54,9 +54,11 @@ def find_binary(name: str) -> Path:
 
 @lru_cache(maxsize=1)
 def quiet_runtime() -> Runtime:
-    """An SDK runtime whose core logs only errors, so notebook cells stay clean."""
+    """An SDK runtime whose core logs only errors (also made the default), so notebook cells stay clean."""
     logging.getLogger("temporalio").setLevel(logging.ERROR)
-    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR"))))
+    runtime = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR"))))
+    Runtime.set_default(runtime, error_if_already_set=False)  # Replayer and helpers use it too
+    return runtime
 
 
 def _log_dir() -> Path:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta  # noqa: F401 - timedelta is for your t
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from lab_support.check import todo
+    from lab_support.exercises import todo
 
     from .activities import Ticket, classify  # noqa: F401 - you will need classify
 

@@ -9,7 +9,7 @@ from types import ModuleType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Replayer, Worker
 
-from lab_support.check import Verdict, not_attempted, not_yet, passed
+from lab_support.exercises import Verdict, not_attempted, not_yet, passed
 from lab_support.history import to_frame
 from lab_support.workers import WorkflowTaskFailed, wait_result
 

@@ -1,0 +1,105 @@
+"""`python3 tasks.py lab`: a Temporal dev server with its Web UI, plus JupyterLab, both on 127.0.0.1.
+
+The server keeps its state in `.lab-state/temporal.db`, so workflows survive a restart of the lab.
+Notebooks started from this JupyterLab connect to it (TEMPORAL_ADDRESS is set for them). Ctrl-C
+stops everything; if this launcher is killed, the tethers stop its children too.
+Ports: LAB_TEMPORAL_PORT (7233), LAB_UI_PORT (8233), LAB_JUPYTER_PORT (8888).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .procs import kill_group, port_busy, tethered_command
+from .server import STATE, LabError, find_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _port(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    if not value.isdigit():
+        raise LabError(f"{name}={value!r} is not a port number. Fix: set it to a free port such as {default}.")
+    port = int(value)
+    if port_busy(port):
+        raise LabError(
+            f"Port {port} on 127.0.0.1 is already in use (is another lab or Temporal server running?). "
+            f"Fix: stop that process, or choose another port: {name}={port + 10} python3 tasks.py lab"
+        )
+    return port
+
+
+async def _wait_healthy(address: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+    from temporalio.client import Client
+
+    from .server import quiet_runtime
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.poll() is not None:
+            tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+            raise LabError(f"The Temporal dev server exited at start. Its log ({log}) ends with:\n{tail}")
+        try:
+            client = await Client.connect(address, runtime=quiet_runtime())
+            await client.service_client.check_health()
+            return
+        except Exception:  # noqa: BLE001 - not up yet
+            if time.monotonic() > deadline:
+                raise LabError(f"The Temporal dev server did not answer within {timeout:g}s; see {log}.") from None
+            await asyncio.sleep(0.2)
+
+
+def main() -> int:
+    """Run the lab until Ctrl-C (or until JupyterLab exits)."""
+    procs: list[subprocess.Popen[bytes]] = []
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the lab as cleanly as Ctrl-C
+    try:
+        grpc, ui, web = _port("LAB_TEMPORAL_PORT", 7233), _port("LAB_UI_PORT", 8233), _port("LAB_JUPYTER_PORT", 8888)
+        (STATE / "logs").mkdir(parents=True, exist_ok=True)
+        log = STATE / "logs" / "lab-server.log"
+        address, ui_url = f"127.0.0.1:{grpc}", f"http://127.0.0.1:{ui}"
+        server_cmd = [
+            str(find_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(grpc),
+            "--ui-port", str(ui), "--db-filename", str(STATE / "temporal.db"), "--log-level", "warn",
+        ]
+        with open(log, "ab") as out:
+            procs.append(subprocess.Popen(tethered_command(server_cmd, log), stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+        asyncio.run(_wait_healthy(address, procs[0], log))
+        print(f"Temporal dev server: {address}   Web UI: {ui_url}   (state: {STATE / 'temporal.db'})", flush=True)
+        env = dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE="default", LAB_UI_URL=ui_url)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        jupyter = [sys.executable, "-m", "jupyter", "lab", "--ip", "127.0.0.1", f"--port={web}",
+                   "--port-retries=0", "--no-browser", f"--ServerApp.root_dir={ROOT}"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            jupyter.append("--allow-root")  # containers and CI run as root
+        # JupyterLab prints its URL (with its token) to this terminal; it runs in its own session so
+        # that Ctrl-C reaches only this launcher, which then shuts everything down in order.
+        procs.append(subprocess.Popen(tethered_command(jupyter, Path("-")), env=env, cwd=ROOT,
+                                      stdin=subprocess.DEVNULL, start_new_session=True))
+        print("JupyterLab is starting; open the http://127.0.0.1 link it prints below. Ctrl-C stops the lab.", flush=True)
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.3)
+        which = "JupyterLab" if procs[1].poll() is not None else "The Temporal server"
+        print(f"error: {which} exited on its own (see the messages above and {log}); stopping the lab.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping JupyterLab and the Temporal server ...", flush=True)
+        return 0
+    except LabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+        for proc in reversed(procs):
+            kill_group(proc, signal.SIGTERM, wait=15)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
