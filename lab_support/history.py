@@ -149,8 +149,12 @@ def _own_name(which: str, attrs: Any) -> str | None:
     if which == "workflow_execution_update_admitted_event_attributes":
         return f"update {attrs.request.input.name}"
     if which == "marker_recorded_event_attributes":
-        patch = attrs.details.get("patch_data") if hasattr(attrs, "details") else None
-        return f"marker {attrs.marker_name}" + (" (patch)" if patch is not None else "")
+        if "patch-data" in attrs.details and attrs.details["patch-data"].payloads:
+            try:
+                return f"patch {json.loads(attrs.details['patch-data'].payloads[0].data)['id']}"
+            except (ValueError, KeyError):
+                pass
+        return f"marker {attrs.marker_name}"
     if which == "signal_external_workflow_execution_initiated_event_attributes":
         return f"signal-out {attrs.signal_name}"
     if which == "workflow_execution_started_event_attributes":

@@ -109,10 +109,10 @@ def timeline(
             (ok_tasks if row.type == "WorkflowTaskCompleted" else bad_tasks).append((start, row.t))
     bars("workflow", ok_tasks, COLORS["task"])
     bars("workflow", bad_tasks, COLORS["failed"])
-    for category, marker in (("signal", "v"), ("update", "D"), ("marker", "|")):
+    for category, marker, dy in (("signal", "v", -0.22), ("update", "D", 0.0), ("marker", "|", 0.22)):
         sel = df[(df["category"] == category) & ~df["type"].str.endswith(("Completed", "Failed"))]
         if len(sel):
-            ax.plot(sel["t"], [y["workflow"] + 0.42] * len(sel), marker, color=COLORS[category], ms=8, ls="none")
+            ax.plot(sel["t"], [y["workflow"] + dy] * len(sel), marker, color=COLORS[category], ms=8, ls="none")
 
     # activities, timers, children
     by_style: dict[tuple[str, str, bool], list[tuple[float, float]]] = {}

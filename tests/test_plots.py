@@ -1,0 +1,80 @@
+"""plots: the pictures carry the bars, lanes and labels the history implies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from matplotlib.collections import PolyCollection
+
+from lab_support.history import to_frame
+from lab_support.plots import growth, timeline
+
+
+def _bars(fig) -> int:
+    ax = fig.axes[0]
+    return sum(len(c.get_paths()) for c in ax.collections if isinstance(c, PolyCollection))
+
+
+def _lanes(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
+def test_timeline_has_a_lane_per_activity_timer_and_child(sink_history):
+    fig = timeline(to_frame(sink_history))
+    lanes = _lanes(fig)
+    assert lanes[0] == "workflow"
+    assert {"flaky #1", "steady #2", "timer 1"} <= set(lanes)
+    assert any(l.startswith("child ChildAgent") for l in lanes)
+    assert len(lanes) == 5
+    assert fig.axes[0].get_title() == "KitchenSink: 42 events"
+
+
+def test_timeline_bars(sink_history):
+    df = to_frame(sink_history)
+    fig = timeline(df)
+    tasks = (df["type"] == "WorkflowTaskCompleted").sum()
+    spans = 4  # flaky, timer, child, steady: one wait bar + one run bar each
+    assert _bars(fig) == tasks + 2 * spans
+
+
+def test_retried_activity_is_labelled_with_attempts_and_last_failure(sink_history):
+    fig = timeline(to_frame(sink_history))
+    notes = [t.get_text() for t in fig.axes[0].texts]
+    assert any("attempt 3" in n and "model overloaded (attempt 2)" in n for n in notes)
+
+
+def test_attempt_log_draws_one_bar_per_attempt(sink_history):
+    df = to_frame(sink_history)
+    t0 = df["time"].iloc[0]
+    log = [{"activity_id": "1", "attempt": a, "start": t0 + timedelta(seconds=a - 1),
+            "end": t0 + timedelta(seconds=a - 0.9), "error": "429" if a < 3 else None} for a in (1, 2, 3)]
+    assert _bars(timeline(df, attempts=log)) == _bars(timeline(df)) + 3
+    assert _bars(timeline(df, attempts=pd.DataFrame(log))) == _bars(timeline(df)) + 3
+
+
+def test_marks_draw_vertical_lines(sink_history):
+    df = to_frame(sink_history)
+    fig = timeline(df, marks={"worker killed": df["time"].iloc[5].timestamp()})
+    lines = [l for l in fig.axes[0].get_lines() if len(set(l.get_xdata())) == 1 and len(l.get_xdata()) == 2]
+    assert len(lines) == 1 and abs(lines[0].get_xdata()[0] - df["t"].iloc[5]) < 1e-3
+
+
+def test_many_activities_collapse_into_lanes_per_type(sink_history):
+    df = to_frame(sink_history)
+    big = pd.concat([df] * 15, ignore_index=True)
+    big["ref"] = big.index  # every row its own span
+    big["lane"] = [f"{l}-{i}" if "#" in l else l for i, l in zip(big.index, big["lane"])]
+    assert len(_lanes(timeline(big, max_lanes=100))) > 10
+    fig = timeline(big, max_lanes=10)
+    assert len(_lanes(fig)) <= 10
+
+
+def test_growth_plots_events_and_bytes(sink_history):
+    df = to_frame(sink_history)
+    fig = growth([df, df])
+    events_ax, bytes_ax = fig.axes
+    assert len(events_ax.get_lines()) == 2
+    assert events_ax.get_lines()[0].get_ydata()[-1] == len(df)
+    assert abs(bytes_ax.get_lines()[0].get_ydata()[-1] - df["event_bytes"].sum() / 1024) < 1e-9
+    assert fig._repr_png_().startswith(b"\x89PNG")

