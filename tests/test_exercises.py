@@ -1,0 +1,51 @@
+"""exercises: the checker grades right, untouched and known-wrong answers correctly."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab_support.exercises import Verdict, check, hint, solution
+
+LESSONS = ["replay"]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+async def test_solution_passes(lab, lesson):
+    verdict = await check(lesson, lab, module="solution")
+    assert verdict.status == "passed", str(verdict)
+    assert bool(verdict)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+async def test_untouched_exercise_is_not_attempted(lab, lesson):
+    verdict = await check(lesson, lab)
+    assert verdict.status == "not attempted", str(verdict)
+    assert "todo(" in verdict.message and not verdict
+
+
+@pytest.mark.parametrize("module, message, hint_words", [
+    ("tests.fixtures.wrong_replay", "no `classify` activity", "execute_activity"),
+    ("tests.fixtures.wrong_replay_clock", "read the real clock", "workflow.now()"),
+])
+async def test_known_wrong_answers_get_the_right_hint(lab, module, message, hint_words):
+    verdict = await check("replay", lab, module=module)
+    assert verdict.status == "not yet"
+    assert message in verdict.message
+    assert hint_words in (verdict.hint or "")
+
+
+async def test_check_starts_its_own_server_when_given_none():
+    verdict = await check("replay", module="solution")
+    assert verdict.status == "passed"
+
+
+def test_verdict_renders_for_notebooks():
+    assert Verdict("passed", "ok")._repr_markdown_().startswith("✅")
+    assert "**Hint:** h" in Verdict("not yet", "no", "h")._repr_markdown_()
+
+
+def test_hint_and_solution_are_one_call_away():
+    assert "execute_activity" in str(hint("replay", 1))
+    assert str(hint("replay")).count("\n- ") == 2
+    text = str(solution("replay"))
+    assert "workflow.now()" in text and "```python" in text and "todo(" not in text

@@ -1,0 +1,81 @@
+"""Lesson workflows: lesson 00's crash demo and golden-history replay for labs 00 and 01."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from lab_support.history import load_history, to_frame
+from lab_support.ledger import Ledger
+from lab_support.procs import kill_group
+from lab_support.workers import SubprocessWorker, wait_result, wait_running
+from labs.replay import edited
+from labs.replay.workflows import SupportAgent
+from labs.why_durable import naive
+from labs.why_durable.steps import STEPS
+from labs.why_durable.workflows import ResearchAgent, ResearchRequest
+
+from .conftest import HISTORIES
+
+
+async def test_naive_loop_redoes_work_after_sigkill(tmp_path):
+    ledger = Ledger(tmp_path / "l.db")
+    proc = naive.start(ledger.path)
+    await ledger.wait_for(3, actor="naive")
+    kill_group(proc)
+    assert ledger.count("naive") == 3
+    proc = naive.start(ledger.path)
+    await asyncio.to_thread(proc.wait)
+    steps = list(ledger.frame("naive")["step"])
+    assert steps == [1, 2, 3] + list(range(1, len(STEPS) + 1))
+
+
+async def test_durable_agent_resumes_after_worker_sigkill(lab, tmp_path):
+    ledger = Ledger(tmp_path / "l.db")
+    worker = SubprocessWorker(lab, "labs.why_durable.worker", ledger=str(ledger.path)).start()
+    try:
+        handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("t"),
+                                                 id=f"research-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
+        await ledger.wait_for(4, actor="durable")
+        await wait_running(handle)
+        killed_at = worker.kill()
+        first_pid = ledger.frame("durable")["pid"].iloc[0]
+        worker.restart()
+        report = await wait_result(handle, timeout=30)
+    finally:
+        worker.stop()
+    effects = ledger.frame("durable")
+    assert len(report.notes) == len(STEPS)
+    assert sorted(effects["step"]) == list(range(1, len(STEPS) + 1)), "each step exactly once"
+    resumed = effects[effects["started"] > killed_at].iloc[0]
+    assert resumed["step"] == 5 and resumed["attempt"] == 2 and resumed["pid"] != first_pid
+    assert resumed["started"] - killed_at < 10
+    events = to_frame(await handle.fetch_history())
+    started = events[(events["type"] == "ActivityTaskStarted") & (events["lane"] == "run_step #5")].iloc[0]
+    assert started["attempt"] == 2 and "Heartbeat" in started["failure"]
+
+
+@pytest.mark.parametrize("file, workflow", [
+    ("why_durable_crash.json", ResearchAgent),
+    ("replay_support_agent.json", SupportAgent),
+])
+async def test_golden_histories_replay(file, workflow):
+    started = time.perf_counter()
+    await Replayer(workflows=[workflow]).replay_workflow(load_history(HISTORIES / file))
+    assert time.perf_counter() - started < 5
+
+
+async def test_edited_support_agent_is_nondeterministic_against_the_golden_history():
+    with pytest.raises(NondeterminismError, match="TMPRL1100"):
+        await Replayer(workflows=[edited.SupportAgent]).replay_workflow(load_history(HISTORIES / "replay_support_agent.json"))
+
+
+def test_golden_crash_history_shows_the_retry():
+    events = to_frame(load_history(HISTORIES / "why_durable_crash.json"))
+    retried = events[(events["type"] == "ActivityTaskStarted") & (events["attempt"] > 1)]
+    assert list(retried["lane"]) == ["run_step #5"]
