@@ -42,6 +42,7 @@ class WeekLong:
 
 
 async def test_dev_server_starts_fast_on_loopback_with_ui():
+    before = {p.pid for p in _temporal_children(os.getpid())}
     started = time.monotonic()
     lab = await start_dev_server(ui=True)
     try:
@@ -49,7 +50,8 @@ async def test_dev_server_starts_fast_on_loopback_with_ui():
         assert lab.kind == "dev" and lab.address.startswith("127.0.0.1:")
         assert lab.ui_url and lab.ui_url.startswith("http://127.0.0.1:")
         assert lab.workflow_url("w1").endswith("/namespaces/default/workflows/w1")
-        pids = [p.pid for p in _temporal_children(os.getpid())]
+        ours = [p for p in _temporal_children(os.getpid()) if p.pid not in before]
+        pids = [p.pid for p in ours]
         assert pids, "the server runs as our child"
         ports = _listening(pids)
         assert ports and all(ip == "127.0.0.1" for ip, _ in ports), ports
@@ -57,8 +59,8 @@ async def test_dev_server_starts_fast_on_loopback_with_ui():
         assert "127.0.0.1" in repr(lab)
     finally:
         await lab.close()
-    await asyncio.sleep(0.5)
-    assert not [p for p in _temporal_children(os.getpid()) if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    _, alive = psutil.wait_procs(ours, timeout=5)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
 
 async def test_server_output_goes_to_a_log_file_not_our_stdout():

@@ -1,0 +1,135 @@
+"""Measure the lab's speed targets (design §6). Run: .venv/bin/python benchmarks/bench.py [--notebooks]
+
+Prints one line per measurement. Targets: first workflow result within 2 s of setup, crash recovery
+under 3 s, a 50,000-event history to a DataFrame and a timeline in under 3 s, each notebook under 45 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def line(name: str, value: float, unit: str, target: str = "") -> None:
+    print(f"{name:<48} {value:8.2f} {unit:<3} {target}", flush=True)
+
+
+async def server_and_first_result() -> None:
+    from lab_support import KernelWorker, setup, wait_result
+    from labs.replay.activities import Ticket
+    from labs.replay.workflows import SupportAgent
+
+    starts, firsts = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        lab = await setup(own_server=True)
+        starts.append(time.perf_counter() - t0)
+        async with KernelWorker(lab, "labs.replay.worker") as worker:
+            handle = await lab.client.start_workflow(SupportAgent.run, Ticket("1", "refund"), id="b1",
+                                                     task_queue=worker.task_queue)
+            await wait_result(handle)
+        firsts.append(time.perf_counter() - t0)
+        await lab.close()
+    line("dev server start (median of 3)", statistics.median(starts), "s")
+    line("setup -> first workflow result (median of 3)", statistics.median(firsts), "s", "target < 2 s")
+
+
+async def crash_recovery() -> None:
+    from lab_support import Ledger, SubprocessWorker, setup, wait_result
+    from lab_support.workers import wait_running
+    from labs.why_durable.workflows import ResearchAgent, ResearchRequest
+
+    lab = await setup(own_server=True, ui=False)
+    recoveries, totals = [], []
+    for _ in range(3):
+        ledger = Ledger(Path(tempfile.mkdtemp()) / "l.db")
+        worker = SubprocessWorker(lab, "labs.why_durable.worker", ledger=str(ledger.path)).start()
+        handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("b"),
+                                                 id=f"b-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
+        await ledger.wait_for(4, actor="durable")
+        await wait_running(handle)
+        killed = worker.kill()
+        worker.restart()
+        await wait_result(handle)
+        done = time.time()
+        worker.stop()
+        effects = ledger.frame("durable")
+        resumed = effects[effects["started"] > killed].iloc[0]
+        recoveries.append(resumed["started"] - killed)
+        totals.append(done - killed)
+    await lab.close()
+    line("SIGKILL -> in-flight step restarted (median of 3)", statistics.median(recoveries), "s", "target < 3 s")
+    line("SIGKILL -> workflow complete, 4 steps left (median)", statistics.median(totals), "s")
+
+
+def big_history() -> None:
+    from temporalio.client import WorkflowHistory
+
+    from lab_support.history import load_history, to_frame
+    from lab_support.plots import timeline
+
+    base = load_history(ROOT / "tests" / "fixtures" / "histories" / "why_durable_crash.json")
+    head, cycle = base.events[:4], base.events[4:10]  # one activity + its workflow task, 6 events
+    events = list(head)
+    step = 0
+    while len(events) < 50_000:
+        step += 1
+        offset = len(events) - 4
+        for e in cycle:
+            e2 = type(e)()
+            e2.CopyFrom(e)
+            e2.event_id = e.event_id + offset
+            which = e2.WhichOneof("attributes")
+            attrs = getattr(e2, which)
+            for field in ("scheduled_event_id", "started_event_id"):
+                if field in attrs.DESCRIPTOR.fields_by_name and getattr(attrs, field):
+                    setattr(attrs, field, getattr(attrs, field) + offset)
+            if which == "activity_task_scheduled_event_attributes":
+                attrs.activity_id = str(step)
+            e2.event_time.FromNanoseconds(e.event_time.ToNanoseconds() + step * 10_000_000)
+            events.append(e2)
+    history = WorkflowHistory("big", events)
+    t0 = time.perf_counter()
+    df = to_frame(history)
+    t1 = time.perf_counter()
+    fig = timeline(df)
+    fig._repr_png_()
+    t2 = time.perf_counter()
+    line(f"{len(df)}-event history -> DataFrame", t1 - t0, "s")
+    line(f"{len(df)}-event history -> timeline PNG", t2 - t1, "s")
+    line(f"{len(df)}-event history -> both", t2 - t0, "s", "target < 3 s")
+
+
+def notebooks() -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    total = 0.0
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        t0 = time.perf_counter()
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        took = time.perf_counter() - t0
+        total += took
+        line(f"notebook {path.name}", took, "s", "target < 45 s")
+    line("all notebooks", total, "s", "target < 240 s")
+
+
+async def main() -> None:
+    await server_and_first_result()
+    await crash_recovery()
+    big_history()
+    if "--notebooks" in sys.argv:
+        notebooks()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
