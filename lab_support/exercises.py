@@ -89,6 +89,8 @@ class _Markdown:
     def __str__(self) -> str:
         return self.text
 
+    __repr__ = __str__
+
 
 def hint(lesson: str, n: int | None = None) -> _Markdown:
     """The lesson's hints (all of them, or hint number `n`, 1-based)."""

@@ -56,6 +56,19 @@ class Ledger:
                 (actor, step, name, key, attempt, os.getpid(), started, time.time()),
             )
 
+    def record_attempt(self, workflow_id: str, activity_id: str, attempt: int, started: float,
+                       error: str | None = None) -> None:
+        """Append one activity attempt to the attempt log (error None means it succeeded)."""
+        self.record("attempt", attempt, f"{workflow_id}#{activity_id}", key=error or "", attempt=attempt, started=started)
+
+    def attempts(self, workflow_id: str) -> pd.DataFrame:
+        """One workflow's attempt log, in the shape `plots.timeline(attempts=...)` takes."""
+        df = self.frame("attempt")
+        df = df[df["name"].str.startswith(f"{workflow_id}#")]
+        return pd.DataFrame({"activity_id": df["name"].str.split("#").str[-1], "attempt": df["attempt"],
+                             "start": df["started"], "end": df["finished"],
+                             "error": df["key"].where(df["key"] != "", None)}).reset_index(drop=True)
+
     def frame(self, actor: str | None = None) -> pd.DataFrame:
         """All effects (of one actor) as a DataFrame, oldest first."""
         with self._db() as db:

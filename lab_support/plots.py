@@ -133,15 +133,17 @@ def timeline(
 
     if attempts is not None:
         log = pd.DataFrame(list(attempts)) if not isinstance(attempts, pd.DataFrame) else attempts
+        visible = max(t_end, 0.1) / 120  # very short attempts still get a bar you can see
         for row in log.itertuples(index=False):
             match = [lane for lane in lanes if lane.endswith(f"#{row.activity_id}") or lane == str(row.activity_id)]
             if not match:
                 continue
             a, b = _seconds(row.start, t0), _seconds(row.end, t0)
-            failed = bool(getattr(row, "error", None))
-            ax.broken_barh([(a, max(b - a, 0.01))], (y[match[0]] - h / 4, h / 2),
+            failed = isinstance(getattr(row, "error", None), str) and bool(row.error)
+            ax.broken_barh([(a, max(b - a, visible))], (y[match[0]] - h * 0.4, h * 0.8), zorder=3,
                            facecolors=COLORS["failed" if failed else "ok"], edgecolor="black", linewidth=0.6)
-            ax.annotate(str(row.attempt), (a, y[match[0]]), fontsize=7, ha="left", va="center", color="white")
+            ax.annotate(str(row.attempt), (a + max(b - a, visible) / 2, y[match[0]] + h * 0.4), xytext=(0, -1),
+                        textcoords="offset points", fontsize=7.5, ha="center", va="top", weight="bold")
 
     for label, when in (marks or {}).items():  # datetimes or epoch seconds
         x = _seconds(when, t0)

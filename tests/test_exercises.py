@@ -6,7 +6,7 @@ import pytest
 
 from lab_support.exercises import Verdict, check, hint, solution
 
-LESSONS = ["replay"]
+LESSONS = ["replay", "retries"]
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -23,12 +23,13 @@ async def test_untouched_exercise_is_not_attempted(lab, lesson):
     assert "todo(" in verdict.message and not verdict
 
 
-@pytest.mark.parametrize("module, message, hint_words", [
-    ("tests.fixtures.wrong_replay", "no `classify` activity", "execute_activity"),
-    ("tests.fixtures.wrong_replay_clock", "read the real clock", "workflow.now()"),
+@pytest.mark.parametrize("lesson, module, message, hint_words", [
+    ("replay", "tests.fixtures.wrong_replay", "no `classify` activity", "execute_activity"),
+    ("replay", "tests.fixtures.wrong_replay_clock", "read the real clock", "workflow.now()"),
+    ("retries", "tests.fixtures.wrong_retries", "the server asked for 2 s", "next_retry_delay"),
 ])
-async def test_known_wrong_answers_get_the_right_hint(lab, module, message, hint_words):
-    verdict = await check("replay", lab, module=module)
+async def test_known_wrong_answers_get_the_right_hint(lab, lesson, module, message, hint_words):
+    verdict = await check(lesson, lab, module=module)
     assert verdict.status == "not yet"
     assert message in verdict.message
     assert hint_words in (verdict.hint or "")

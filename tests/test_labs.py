@@ -79,3 +79,67 @@ def test_golden_crash_history_shows_the_retry():
     events = to_frame(load_history(HISTORIES / "why_durable_crash.json"))
     retried = events[(events["type"] == "ActivityTaskStarted") & (events["attempt"] > 1)]
     assert list(retried["lane"]) == ["run_step #5"]
+
+
+# -- lesson 02: retries ------------------------------------------------------------------------------
+
+@pytest.fixture
+async def retries(lab, tmp_path):
+    from lab_support.llm import start_model
+    from lab_support.workers import KernelWorker
+
+    model = start_model(fake=True)
+    ledger = Ledger(tmp_path / "l.db")
+    worker = await KernelWorker(lab, "labs.retries.worker", ledger=str(ledger.path), **model.worker_config()).start()
+    yield model, ledger, worker
+    await worker.stop()
+    model.stop()
+
+
+async def _ask(lab, worker, policy):
+    from labs.retries.workflows import Ask, AskModel
+
+    return await lab.client.start_workflow(AskModel.run, Ask("q", policy), id=f"ask-{uuid.uuid4().hex[:6]}",
+                                           task_queue=worker.task_queue)
+
+
+async def test_retry_attempts_agree_across_history_attempt_log_and_model_log(lab, retries):
+    from labs.retries.workflows import Policy
+
+    model, ledger, worker = retries
+    model.server_error(times=2).rate_limit(times=1, retry_after=2).say("done")
+    handle = await _ask(lab, worker, Policy(initial_interval=0.2))
+    assert await wait_result(handle) == "done"
+    events = to_frame(await handle.fetch_history())
+    started = events[events["type"] == "ActivityTaskStarted"].iloc[0]
+    log = ledger.attempts(handle.id)
+    assert started["attempt"] == len(log) == len(model.requests()) == 4
+    assert list(model.requests()["status"]) == [500, 500, 429, 200]
+    assert log["start"][3] - log["end"][2] >= 1.9  # Retry-After honoured
+    assert "rate limited" in started["failure"]
+
+
+async def test_bad_request_fails_after_one_attempt(lab, retries):
+    from temporalio.client import WorkflowFailureError
+
+    from labs.retries.workflows import Policy
+
+    model, ledger, worker = retries
+    model.bad_request().say("never used")
+    handle = await _ask(lab, worker, Policy(initial_interval=0.2))
+    with pytest.raises(WorkflowFailureError):
+        await wait_result(handle)
+    assert len(ledger.attempts(handle.id)) == 1 and len(model.requests()) == 1
+
+
+async def test_idempotency_key_prevents_the_duplicate_email(lab, retries):
+    from labs.retries.activities import Email
+    from labs.retries.workflows import SendReport
+
+    model, ledger, worker = retries
+    for use_key in (False, True):
+        handle = await lab.client.start_workflow(SendReport.run, Email("a@b.c", "r", use_key),
+                                                 id=f"mail-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
+        await wait_result(handle)
+    mails = ledger.frame("mail")
+    assert (mails["key"] == "").sum() == 2 and (mails["key"] != "").sum() == 1

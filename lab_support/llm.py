@@ -1,0 +1,142 @@
+"""The lab's model: a local OpenAI-compatible server by default, OpenAI or any compatible endpoint if asked.
+
+- No variables set: `start_model()` starts a scripted, fault-injecting server (llmock) on 127.0.0.1.
+- `OPENAI_BASE_URL` set: that endpoint (Ollama, vLLM, llama.cpp, another fake), key from `OPENAI_API_KEY`.
+- `OPENAI_API_KEY` set: the real OpenAI API.
+`LAB_MODEL=fake|openai` forces a mode; `LAB_MODEL_NAME` picks the model (default gpt-4o-mini).
+The key is read from the environment by the `openai` client itself; this module never prints or stores it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .server import LabError
+
+DEFAULT_MODEL = "gpt-4o-mini"
+OFFLINE_KEY = "offline-no-key-needed"
+
+
+@dataclass
+class Model:
+    """Where the lab's model calls go. `fake` is the local server (None for a real endpoint)."""
+
+    mode: str  # "fake" | "openai" | "compatible"
+    base_url: str | None
+    name: str
+    fake: Any = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        where = self.base_url or "https://api.openai.com/v1"
+        return f"Model({self.mode}: {self.name} at {where})"
+
+    def worker_config(self) -> dict[str, Any]:
+        """What a worker needs to reach this model (never the key: workers read it from their environment)."""
+        return {"model_url": self.base_url, "model_name": self.name, "model_offline": self.mode == "fake"}
+
+    # -- scripting the fake model (each call queues behaviour for the next request(s)) ----------------
+    def _queue(self, *behaviours: Any) -> "Model":
+        if self.fake is None:
+            raise LabError(f"Scripting and fault injection need the local model, but this lab uses {self!r}. "
+                           "Fix: use start_model(fake=True) for this demo.")
+        self.fake.state.scenarios.add(*behaviours)
+        return self
+
+    def say(self, text: str, times: int = 1) -> "Model":
+        """Queue a plain text answer."""
+        from llmock.scenarios import Reply
+
+        return self._queue(Reply(text=text, times=times))
+
+    def call_tool(self, name: str, **arguments: Any) -> "Model":
+        """Queue an answer that calls tool `name` with `arguments`."""
+        from llmock.scenarios import Reply, ToolCall
+
+        return self._queue(Reply(tool_calls=(ToolCall(name, arguments),)))
+
+    def rate_limit(self, times: int = 1, retry_after: float = 1.0) -> "Model":
+        """The next `times` requests get HTTP 429 with a Retry-After header."""
+        from llmock.scenarios import Fail
+
+        return self._queue(Fail(429, retry_after=retry_after, times=times, message="Rate limit reached"))
+
+    def server_error(self, times: int = 1, status: int = 500) -> "Model":
+        """The next `times` requests get HTTP 5xx."""
+        from llmock.scenarios import Fail
+
+        return self._queue(Fail(status, times=times, message="The server had an error"))
+
+    def bad_request(self, times: int = 1, message: str = "Invalid 'messages': content is too long") -> "Model":
+        """The next `times` requests get HTTP 400 (a client error: retrying cannot help)."""
+        from llmock.scenarios import Fail
+
+        return self._queue(Fail(400, times=times, message=message))
+
+    def slow(self, seconds: float, times: int = 1) -> "Model":
+        """The next `times` requests are answered only after `seconds`."""
+        from llmock.scenarios import Delay
+
+        return self._queue(Delay(seconds, times=times))
+
+    def requests(self) -> pd.DataFrame:
+        """The request log of the local model: one row per HTTP request, with wall-clock times."""
+        if self.fake is None:
+            raise LabError("Only the local model keeps a request log. Fix: use start_model(fake=True).")
+        offset = time.time() - time.monotonic()  # llmock stamps requests with the monotonic clock
+        rows = [
+            {"seq": r.seq, "path": r.path, "status": r.status, "fault": r.fault, "retry_after": r.retry_after,
+             "start": r.started_at + offset, "end": (r.ended_at or r.started_at) + offset, "duration": r.duration,
+             "tools_offered": bool((r.body or {}).get("tools")), "messages": len((r.body or {}).get("messages") or [])}
+            for r in self.fake.state.journal.records()
+        ]
+        return pd.DataFrame(rows, columns=["seq", "path", "status", "fault", "retry_after", "start", "end",
+                                           "duration", "tools_offered", "messages"])
+
+    def reset(self) -> None:
+        """Forget the request log and any queued behaviour."""
+        if self.fake is not None:
+            self.fake.state.reset()
+
+    def stop(self) -> None:
+        """Stop the local model server (no-op for a real endpoint)."""
+        if self.fake is not None:
+            self.fake.stop()
+            self.fake = None
+
+
+def start_model(fake: bool | None = None) -> Model:
+    """The lab's model from the environment (see the module doc); `fake=True` forces the local server."""
+    mode = os.environ.get("LAB_MODEL", "").lower()
+    if mode not in ("", "fake", "openai"):
+        raise LabError(f"LAB_MODEL={mode!r} is not a mode. Fix: set it to 'fake' or 'openai', or unset it.")
+    name = os.environ.get("LAB_MODEL_NAME", DEFAULT_MODEL)
+    base_url = os.environ.get("OPENAI_BASE_URL")
+    has_key = bool(os.environ.get("OPENAI_API_KEY"))
+    if fake or (fake is None and mode != "openai" and (mode == "fake" or not (base_url or has_key))):
+        from llmock.simulation import MockResponseSettings
+        from llmock.testing import LLMockServer
+
+        server = LLMockServer(host="127.0.0.1", responses=MockResponseSettings(response_style="static")).start()
+        return Model("fake", server.base_url("openai"), name, fake=server)
+    if base_url:
+        return Model("compatible", base_url, name)
+    if not has_key:
+        raise LabError("LAB_MODEL=openai needs an API key. Fix: set OPENAI_API_KEY in the environment "
+                       "(never in a notebook), or unset LAB_MODEL to use the local model.")
+    return Model("openai", None, name)
+
+
+def client(model_url: str | None = None, model_offline: bool = False, timeout: float = 30.0) -> Any:
+    """An `openai.AsyncOpenAI` with its own retries OFF, so Temporal owns (and records) every retry."""
+    from openai import AsyncOpenAI
+
+    # The local model gets a dummy key: a real key never leaves for a server that does not need it.
+    key = OFFLINE_KEY if model_offline else os.environ.get("OPENAI_API_KEY") or (OFFLINE_KEY if model_url else None)
+    if key is None:
+        raise LabError("No OPENAI_API_KEY in this worker's environment. Fix: export it before starting the lab.")
+    return AsyncOpenAI(base_url=model_url, api_key=key, max_retries=0, timeout=timeout)

@@ -1,0 +1,1 @@
+"""Lesson 02: retries, failure classification, timeouts and idempotency for model and tool calls."""
