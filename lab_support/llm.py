@@ -18,6 +18,9 @@ import pandas as pd
 
 from .server import LabError
 
+# The Agents SDK exports traces to OpenAI by default; the lab keeps everything local unless you opt in.
+os.environ.setdefault("OPENAI_AGENTS_DISABLE_TRACING", "1")
+
 DEFAULT_MODEL = "gpt-4o-mini"
 OFFLINE_KEY = "offline-no-key-needed"
 
@@ -140,3 +143,22 @@ def client(model_url: str | None = None, model_offline: bool = False, timeout: f
     if key is None:
         raise LabError("No OPENAI_API_KEY in this worker's environment. Fix: export it before starting the lab.")
     return AsyncOpenAI(base_url=model_url, api_key=key, max_retries=0, timeout=timeout)
+
+
+def agents_plugin(model: Model) -> Any:
+    """Temporal's OpenAI Agents SDK plugin, pointed at `model` over HTTP, with Temporal owning retries."""
+    from datetime import timedelta
+
+    from agents import set_tracing_disabled
+    from agents.models.openai_provider import OpenAIProvider
+    from temporalio.common import RetryPolicy
+    from temporalio.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin
+
+    set_tracing_disabled(os.environ["OPENAI_AGENTS_DISABLE_TRACING"] == "1")
+
+    provider = OpenAIProvider(openai_client=client(model.base_url, model.mode == "fake"), use_responses=False)
+    params = ModelActivityParameters(
+        start_to_close_timeout=timedelta(seconds=60),
+        retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=8),
+    )
+    return OpenAIAgentsPlugin(model_params=params, model_provider=provider)

@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
@@ -223,15 +223,17 @@ async def _last_task_failure(handle: WorkflowHandle[Any, Any]) -> str | None:
     return failure
 
 
-async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | None = None, timeout: float = 30.0) -> str:
-    """Wait until a worker is executing one of the workflow's activities (polls describe); returns its type."""
+async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collection[str] | None = None,
+                       timeout: float = 30.0) -> str:
+    """Wait until a worker is executing one of the workflow's activities (of a type in `activity`); returns its type."""
+    wanted = {activity} if isinstance(activity, str) else set(activity or ())
     from temporalio.api.enums.v1 import PendingActivityState
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for pending in (await handle.describe()).raw_description.pending_activities:
             if pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED and (
-                activity is None or pending.activity_type.name == activity
+                not wanted or pending.activity_type.name in wanted
             ):
                 return pending.activity_type.name
         await asyncio.sleep(0.03)

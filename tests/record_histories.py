@@ -64,6 +64,34 @@ async def main() -> None:
                                                      id="support-golden", task_queue=kw.task_queue)
             await wait_result(handle)
         save_history(await fetch_history(handle), OUT / "replay_support_agent.json")
+
+        # 4. lesson 02: a 500 burst then a 429 on the local model; 5. lesson 11: the agent loop, crashed
+        from lab_support.llm import start_model
+        from labs.agent_loop.demo import script_research
+        from labs.agent_loop.workflows import Question, ResearchLoop
+        from labs.retries.workflows import Ask, AskModel, Policy
+
+        model = start_model(fake=True)
+        try:
+            config = dict(ledger=str(ledger.path), **model.worker_config())
+            async with KernelWorker(lab, "labs.retries.worker", **config) as kw:
+                model.server_error(2).rate_limit(1, retry_after=1).say("ok")
+                handle = await lab.client.start_workflow(AskModel.run, Ask("q", Policy(initial_interval=0.2)),
+                                                         id="retries-golden", task_queue=kw.task_queue)
+                await wait_result(handle)
+            save_history(await fetch_history(handle), OUT / "retries_ask_model.json")
+            worker = SubprocessWorker(lab, "labs.agent_loop.worker", **config).start()
+            script_research(model)
+            handle = await lab.client.start_workflow(ResearchLoop.run, Question("q"), id="agent-loop-golden",
+                                                     task_queue=worker.task_queue)
+            await wait_running(handle, activity="read_page")
+            worker.kill()
+            worker.restart()
+            await wait_result(handle)
+            worker.stop()
+            save_history(await fetch_history(handle), OUT / "agent_loop_crash.json")
+        finally:
+            model.stop()
     finally:
         await lab.close()
 

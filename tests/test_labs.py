@@ -14,7 +14,9 @@ from lab_support.history import load_history, to_frame
 from lab_support.ledger import Ledger
 from lab_support.procs import kill_group
 from lab_support.workers import SubprocessWorker, wait_result, wait_running
+from labs.agent_loop.workflows import ResearchLoop
 from labs.replay import edited
+from labs.retries.workflows import AskModel
 from labs.replay.workflows import SupportAgent
 from labs.why_durable import naive
 from labs.why_durable.steps import STEPS
@@ -63,6 +65,8 @@ async def test_durable_agent_resumes_after_worker_sigkill(lab, tmp_path):
 @pytest.mark.parametrize("file, workflow", [
     ("why_durable_crash.json", ResearchAgent),
     ("replay_support_agent.json", SupportAgent),
+    ("retries_ask_model.json", AskModel),
+    ("agent_loop_crash.json", ResearchLoop),
 ])
 async def test_golden_histories_replay(file, workflow):
     started = time.perf_counter()
@@ -143,3 +147,66 @@ async def test_idempotency_key_prevents_the_duplicate_email(lab, retries):
         await wait_result(handle)
     mails = ledger.frame("mail")
     assert (mails["key"] == "").sum() == 2 and (mails["key"] != "").sum() == 1
+
+
+# -- lesson 11: the durable agent loop ---------------------------------------------------------------
+
+async def test_agent_loop_resumes_without_repeating_finished_calls(lab, tmp_path):
+    from lab_support.llm import start_model
+    from labs.agent_loop.demo import script_research
+    from labs.agent_loop.workflows import TOOLS, Question, ResearchLoop
+
+    model = start_model(fake=True)
+    ledger = Ledger(tmp_path / "l.db")
+    worker = SubprocessWorker(lab, "labs.agent_loop.worker", ledger=str(ledger.path), **model.worker_config()).start()
+    try:
+        script_research(model, searches=2)
+        handle = await lab.client.start_workflow(ResearchLoop.run, Question("q"), id=f"loop-{uuid.uuid4().hex[:6]}",
+                                                 task_queue=worker.task_queue)
+        assert await wait_running(handle, activity="read_page") == "read_page"
+        worker.kill()
+        worker.restart()
+        result = await wait_result(handle, timeout=60)
+        requests = model.requests()
+    finally:
+        worker.stop()
+        model.stop()
+    assert result.turns == 4 and "Durable execution" in result.answer
+    assert list(requests["messages"]) == [2, 4, 6, 8], "one request per turn, none repeated"
+    tools = ledger.frame("tool")
+    assert list(tools["name"]) == ["search_web", "search_web", "read_page"]
+    assert list(tools["attempt"]) == [1, 1, 2], "only the tool in flight ran again"
+    events = to_frame(await handle.fetch_history())
+    names = events.loc[events["type"] == "ActivityTaskScheduled", "name"].str.split(" #").str[0]
+    assert (names == "call_model").sum() == 4 and names.isin(TOOLS).sum() == 3
+
+
+async def test_agents_sdk_agent_retries_429_and_fails_fast_on_400(lab):
+    from temporalio.client import Client, WorkflowFailureError
+
+    from lab_support.llm import agents_plugin, start_model
+    from lab_support.workers import KernelWorker
+    from labs.agent_loop.agents_sdk import AgentsResearch
+
+    model = start_model(fake=True)
+    client = Client(lab.client.service_client, namespace=lab.namespace, plugins=[agents_plugin(model)])
+    try:
+        async with KernelWorker(client, "labs.agent_loop.agents_sdk") as worker:
+            model.rate_limit(times=1, retry_after=1)
+            handle = await client.start_workflow(AgentsResearch.run, "q", id=f"sdk-{uuid.uuid4().hex[:6]}",
+                                                 task_queue=worker.task_queue, memo={"model": model.name})
+            assert await wait_result(handle)
+            events = to_frame(await handle.fetch_history())
+            started = events[events["type"] == "ActivityTaskStarted"]
+            first_model = started[started["name"].str.startswith("invoke_model_activity")].iloc[0]
+            assert first_model["attempt"] == 2 and "429" in first_model["failure"]
+            assert started["name"].str.startswith("look_up").sum() == 1
+            model.reset()
+            model.bad_request()
+            handle = await client.start_workflow(AgentsResearch.run, "q", id=f"sdk-{uuid.uuid4().hex[:6]}",
+                                                 task_queue=worker.task_queue, memo={"model": model.name})
+            with pytest.raises(WorkflowFailureError):
+                await wait_result(handle, timeout=30)
+            assert list(model.requests()["status"]) == [400]
+    finally:
+        model.stop()
