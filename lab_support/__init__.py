@@ -12,6 +12,7 @@ _EXPORTS = {
     "setup": "server", "LabError": "server", "Lab": "server",
     "KernelWorker": "workers", "SubprocessWorker": "workers", "wait_result": "workers",
     "fetch_history": "history", "to_frame": "history", "save_history": "history", "load_history": "history",
+    "wait_event": "history", "fetch_runs": "history",
     "timeline": "plots", "growth": "plots",
     "Ledger": "ledger",
     "check": "exercises", "hint": "exercises", "solution": "exercises",

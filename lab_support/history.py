@@ -58,6 +58,39 @@ async def fetch_history(source: Lab | Client | WorkflowHandle[Any, Any], workflo
         raise
 
 
+async def wait_event(handle: WorkflowHandle[Any, Any], event_type: str, count: int = 1, timeout: float = 60.0) -> pd.DataFrame:
+    """Wait until the history has `count` events of `event_type` (e.g. "TimerFired"); returns the frame."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        df = to_frame(await fetch_history(handle))
+        if (df["type"] == event_type).sum() >= count:
+            return df
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{handle.id!r} has fewer than {count} {event_type} events after {timeout:g}s")
+        await asyncio.sleep(0.1)
+
+
+async def fetch_runs(source: Lab | Client, workflow_id: str, first_run_id: str | None = None) -> list[WorkflowHistory]:
+    """Every run of a workflow that continued as new, oldest first (follows the continued-as-new chain)."""
+    client = source.client if isinstance(source, Lab) else source
+    if first_run_id is None:
+        runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+        if not runs:
+            raise LabError(f"No workflow with id {workflow_id!r}. Fix: check the id.")
+        first_run_id = min(runs, key=lambda w: w.start_time).run_id
+    histories, run_id = [], first_run_id
+    while run_id:
+        history = await fetch_history(client.get_workflow_handle(workflow_id, run_id=run_id))
+        histories.append(history)
+        last = history.events[-1]
+        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                  if last.HasField("workflow_execution_continued_as_new_event_attributes") else None)
+    return histories
+
+
 def save_history(history: WorkflowHistory, path: str | Path) -> Path:
     """Write a history as JSON (the same format as `temporal workflow show -o json`)."""
     path = Path(path)

@@ -42,6 +42,14 @@ def _seconds(value: Any, t0: pd.Timestamp) -> float:
     return (pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)).timestamp() - t0.timestamp()
 
 
+def _unit(seconds: float) -> tuple[str, float]:
+    """A readable time unit for an axis that spans `seconds`."""
+    for unit, size in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= 3 * size:
+            return unit, size
+    return "seconds", 1.0
+
+
 def _spans(df: pd.DataFrame, t_end: float) -> list[dict[str, Any]]:
     """One span per activity / timer / child: open, start, close times, outcome, attempts, last failure."""
     spans: dict[int, dict[str, Any]] = {}
@@ -82,6 +90,8 @@ def timeline(
     label to a time (datetime or epoch seconds) drawn as a vertical line, e.g. {"worker killed": t}.
     """
     t0 = df["time"].iloc[0]
+    unit, scale = _unit(float(df["t"].iloc[-1]))
+    df = df.assign(t=df["t"] / scale)
     t_end = float(df["t"].iloc[-1])
     spans = _spans(df, t_end)
     collapse = len({s["lane"] for s in spans}) > max_lanes
@@ -138,7 +148,7 @@ def timeline(
             match = [lane for lane in lanes if lane.endswith(f"#{row.activity_id}") or lane == str(row.activity_id)]
             if not match:
                 continue
-            a, b = _seconds(row.start, t0), _seconds(row.end, t0)
+            a, b = _seconds(row.start, t0) / scale, _seconds(row.end, t0) / scale
             failed = isinstance(getattr(row, "error", None), str) and bool(row.error)
             ax.broken_barh([(a, max(b - a, visible))], (y[match[0]] - h * 0.4, h * 0.8), zorder=3,
                            facecolors=COLORS["failed" if failed else "ok"], edgecolor="black", linewidth=0.6)
@@ -146,13 +156,13 @@ def timeline(
                         textcoords="offset points", fontsize=7.5, ha="center", va="top", weight="bold")
 
     for label, when in (marks or {}).items():  # datetimes or epoch seconds
-        x = _seconds(when, t0)
+        x = _seconds(when, t0) / scale
         ax.axvline(x, color="black", ls="--", lw=1)
         ax.annotate(f" {label}", (x, -0.55), fontsize=8, va="center", ha="left")
 
     ax.set_yticks(range(len(lanes)), [l if len(l) <= 38 else l[:36] + "…" for l in lanes])
     ax.set_ylim(len(lanes) - 0.4, -0.8)
-    ax.set_xlabel("seconds since the workflow started")
+    ax.set_xlabel(f"{unit} since the workflow started")
     ax.grid(axis="x", alpha=0.3)
     kind = df.loc[df["type"] == "WorkflowExecutionStarted", "name"]
     ax.set_title(title or f"{kind.iloc[0] if len(kind) else 'workflow'}: {len(df)} events")
