@@ -1,0 +1,26 @@
+"""Worker for lesson 09. Run: python -m labs.cancellation.worker (configured through LAB_* variables)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from .activities import CrawlTools
+from .workflows import CrawlAgent
+
+
+def worker_options(ledger: str) -> dict[str, Any]:
+    """Workflows, activities and options of this lesson's worker."""
+    tools = CrawlTools(ledger)
+    return {
+        "workflows": [CrawlAgent],
+        "activities": [tools.crawl, tools.crawl_silently, tools.release_resources],
+        "graceful_shutdown_timeout": timedelta(seconds=10),  # on SIGTERM, let running activities finish
+        "max_cached_workflows": 0,
+    }
+
+
+if __name__ == "__main__":
+    from lab_support.workers import main
+
+    main(worker_options)
