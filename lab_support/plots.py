@@ -175,8 +175,9 @@ def timeline(
     return fig
 
 
-def growth(runs: pd.DataFrame | Mapping[str, pd.DataFrame] | list[pd.DataFrame], title: str | None = None) -> Figure:
-    """History size over time: events and bytes, one line per run (e.g. per continue-as-new run)."""
+def growth(runs: pd.DataFrame | Mapping[str, pd.DataFrame] | list[pd.DataFrame], title: str | None = None,
+           limit: int | None = None) -> Figure:
+    """History size over time: events and bytes, one line per run (e.g. per continue-as-new run); `limit` draws the wall."""
     if isinstance(runs, pd.DataFrame):
         runs = {"run": runs}
     elif isinstance(runs, list):
@@ -188,6 +189,10 @@ def growth(runs: pd.DataFrame | Mapping[str, pd.DataFrame] | list[pd.DataFrame],
         t = (df["time"] - t_first).dt.total_seconds()
         ax_events.plot(t, range(1, len(df) + 1), label=label)
         ax_bytes.plot(t, df["event_bytes"].cumsum() / 1024, label=label)
+    if limit:
+        ax_events.axhline(limit, color=COLORS["failed"], ls="--", lw=1)
+        ax_events.annotate(f"history limit ({limit})", (0, limit), xytext=(2, 2), textcoords="offset points",
+                           fontsize=8, color=COLORS["failed"])
     ax_events.set(xlabel="seconds", ylabel="events in history", title="events")
     ax_bytes.set(xlabel="seconds", ylabel="KiB", title="history size")
     for ax in (ax_events, ax_bytes):

@@ -6,7 +6,7 @@ import pytest
 
 from lab_support.exercises import Verdict, check, hint, solution
 
-LESSONS = ["replay", "retries", "agent_loop"]
+LESSONS = ["replay", "retries", "agent_loop", "timers", "approval", "cancellation", "monitor"]
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -28,6 +28,10 @@ async def test_untouched_exercise_is_not_attempted(lab, lesson):
     ("replay", "tests.fixtures.wrong_replay_clock", "read the real clock", "workflow.now()"),
     ("retries", "tests.fixtures.wrong_retries", "the server asked for 2 s", "next_retry_delay"),
     ("agent_loop", "tests.fixtures.wrong_agent_loop", "The agent failed", "unknown tool"),
+    ("timers", "tests.fixtures.wrong_timers", "72 timers", "many timers"),
+    ("approval", "tests.fixtures.wrong_approval", "budget of -5 was accepted", "validator"),
+    ("cancellation", "tests.fixtures.wrong_cancellation", "ended COMPLETED, not CANCELED", "raise"),
+    ("monitor", "tests.fixtures.wrong_monitor", "were lost", "pending messages"),
 ])
 async def test_known_wrong_answers_get_the_right_hint(lab, lesson, module, message, hint_words):
     verdict = await check(lesson, lab, module=module)

@@ -210,3 +210,137 @@ async def test_agents_sdk_agent_retries_429_and_fails_fast_on_400(lab):
             assert list(model.requests()["status"]) == [400]
     finally:
         model.stop()
+
+
+# -- lessons 03, 04, 05, 09 --------------------------------------------------------------------------
+
+async def test_timer_fires_while_no_worker_runs_and_only_once(lab, tmp_path):
+    from lab_support.history import wait_event
+    from labs.timers.workflows import Weekly, WeeklyResearch
+
+    ledger = Ledger(tmp_path / "l.db")
+    worker = SubprocessWorker(lab, "labs.timers.worker", ledger=str(ledger.path)).start()
+    try:
+        handle = await lab.client.start_workflow(WeeklyResearch.run, Weekly(cycles=2, every_seconds=1.5),
+                                                 id=f"weekly-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
+        await wait_event(handle, "TimerStarted")
+        killed = worker.kill()
+        events = await wait_event(handle, "TimerFired")
+        back = time.time()
+        worker.restart()
+        assert await wait_result(handle) == ["digest #1", "digest #2"]
+    finally:
+        worker.stop()
+    fired = events.loc[events["type"] == "TimerFired", "time"].iloc[0].timestamp()
+    assert killed < fired < back
+    assert list(ledger.frame("digest")["step"]) == [1, 2]
+
+
+async def test_time_skipping_runs_weeks_of_timers():
+    from lab_support.server import setup
+    from lab_support.workers import KernelWorker
+    from labs.timers.workflows import Weekly, WeeklyResearch
+
+    skipping = await setup(time_skipping=True)
+    try:
+        async with KernelWorker(skipping, "labs.timers.worker", ledger=str(Ledger.new("t").path)) as worker:
+            handle = await skipping.client.start_workflow(WeeklyResearch.run, Weekly(cycles=3), id="weekly",
+                                                          task_queue=worker.task_queue)
+            assert len(await wait_result(handle)) == 3
+        events = to_frame(await handle.fetch_history())
+        assert events["t"].iloc[-1] >= 14 * 86400
+    finally:
+        await skipping.close()
+
+
+async def test_approval_paths(lab, tmp_path):
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from lab_support.history import wait_event
+    from lab_support.workers import KernelWorker
+    from labs.approval.workflows import Goal, PlanApproval
+
+    ledger = Ledger(tmp_path / "l.db")
+    async with KernelWorker(lab, "labs.approval.worker", ledger=str(ledger.path)) as worker:
+        async def start(goal, timeout=60.0, **kw):
+            h = await lab.client.start_workflow(PlanApproval.run, Goal(goal, timeout), id=f"p-{uuid.uuid4().hex[:6]}",
+                                                task_queue=worker.task_queue, **kw)
+            await wait_event(h, "ActivityTaskCompleted")
+            return h
+
+        h = await start("x")
+        assert (await h.query(PlanApproval.state)).stage == "waiting for approval"
+        with pytest.raises(WorkflowUpdateFailedError):
+            await h.execute_update(PlanApproval.edit_plan, [" "])
+        assert await h.execute_update(PlanApproval.edit_plan, ["a", "b"]) == ["a", "b"]
+        await h.signal(PlanApproval.approve)
+        assert await wait_result(h) == "done: 2 steps"
+        assert (to_frame(await h.fetch_history())["type"] == "WorkflowExecutionUpdateAccepted").sum() == 1
+
+        h = await start("y")
+        await h.signal(PlanApproval.reject, "no")
+        assert await wait_result(h) == "rejected: no"
+
+        h = await start("z", timeout=1)
+        assert (await wait_result(h)).startswith("escalated")
+
+        h = await lab.client.start_workflow(PlanApproval.run, Goal("w"), id=f"p-{uuid.uuid4().hex[:6]}",
+                                            task_queue=worker.task_queue, start_signal="approve")
+        assert (await wait_result(h)).startswith("done")
+    assert set(ledger.frame()["actor"]) == {"executed", "escalated"}
+
+
+async def test_cancellation_reaches_only_heartbeating_activities(lab, tmp_path):
+    from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+
+    from lab_support.workers import KernelWorker
+    from labs.cancellation.workflows import CrawlAgent, Job
+
+    ledger = Ledger(tmp_path / "l.db")
+    async with KernelWorker(lab, "labs.cancellation.worker", ledger=str(ledger.path)) as worker:
+        async def cancel_during_first_crawl(heartbeats):
+            h = await lab.client.start_workflow(CrawlAgent.run, Job("j", steps=2, heartbeats=heartbeats),
+                                                id=f"c-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
+            await wait_running(h)
+            pressed = time.time()
+            await h.cancel()
+            return h, pressed
+
+        h, pressed = await cancel_during_first_crawl(True)
+        with pytest.raises(WorkflowFailureError):
+            await wait_result(h)
+        assert (await h.describe()).status == WorkflowExecutionStatus.CANCELED
+        mine = ledger.frame()
+        mine = mine[mine["key"] == h.id]
+        assert list(mine["actor"]) == ["cancelled", "released"]
+        assert mine["finished"].iloc[0] - pressed < 2.0
+
+        h, pressed = await cancel_during_first_crawl(False)
+        assert await wait_result(h) == ["page 1", "page 2"]  # the deaf activity's result swallowed the cancel
+        assert (await h.describe()).status == WorkflowExecutionStatus.COMPLETED
+        mine = ledger.frame()
+        mine = mine[mine["key"] == h.id]
+        assert list(mine["actor"]) == ["crawled", "crawled"]
+
+
+async def test_continue_as_new_keeps_every_signal():
+    from lab_support.history import fetch_runs
+    from lab_support.server import setup
+    from lab_support.workers import KernelWorker
+    from labs.monitor.grade import LIMITS
+    from labs.monitor.workflows import Feed, Monitor
+
+    lab = await setup(own_server=True, ui=False, dynamic_config=LIMITS)
+    try:
+        async with KernelWorker(lab, "labs.monitor.worker") as worker:
+            handle = await lab.client.start_workflow(Monitor.run, Feed("f", total_checks=60), id="m",
+                                                     task_queue=worker.task_queue)
+            for i in range(30):
+                await lab.client.get_workflow_handle("m").signal(Monitor.report, str(i))
+            state = await wait_result(handle, timeout=60)
+        runs = await fetch_runs(lab, "m")
+    finally:
+        await lab.close()
+    assert state.reports == 30 and state.checks == 60
+    assert len(runs) == state.run >= 2
+    assert max(len(r.events) for r in runs) < 300

@@ -9,7 +9,7 @@ from temporalio import activity
 
 from lab_support.ledger import Ledger
 
-CRAWL_SECONDS = 3.0
+CRAWL_SECONDS = 2.0
 
 
 class CrawlTools:

@@ -1,0 +1,11 @@
+"""The monitoring agent's activity: check a feed once (cheap and deterministic here)."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+
+@activity.defn
+async def check_feed(check: int) -> str:
+    """Look at the feed; every 7th check finds something new."""
+    return f"item-{check}" if check % 7 == 0 else ""
