@@ -4,6 +4,8 @@ The server keeps its state in `.lab-state/temporal.db`, so workflows survive a r
 Notebooks started from this JupyterLab connect to it (TEMPORAL_ADDRESS is set for them). Ctrl-C
 stops everything; if this launcher is killed, the tethers stop its children too.
 Ports: LAB_TEMPORAL_PORT (7233), LAB_UI_PORT (8233), LAB_JUPYTER_PORT (8888).
+With TEMPORAL_ADDRESS set, no dev server is started: JupyterLab's notebooks use that server (the
+docker-compose stack does this). LAB_BIND_IP changes JupyterLab's address (only inside a container).
 """
 
 from __future__ import annotations
@@ -55,27 +57,41 @@ async def _wait_healthy(address: str, server: subprocess.Popen[bytes], log: Path
             await asyncio.sleep(0.2)
 
 
+def _start_dev_server(procs: list[subprocess.Popen[bytes]], log: Path) -> dict[str, str]:
+    """Start the persistent dev server with its Web UI; returns the environment notebooks should get."""
+    grpc, ui = _port("LAB_TEMPORAL_PORT", 7233), _port("LAB_UI_PORT", 8233)
+    address, ui_url = f"127.0.0.1:{grpc}", f"http://127.0.0.1:{ui}"
+    server_cmd = [
+        str(find_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(grpc),
+        "--ui-port", str(ui), "--db-filename", str(STATE / "temporal.db"), "--log-level", "warn",
+    ]
+    with open(log, "ab") as out:
+        procs.append(subprocess.Popen(tethered_command(server_cmd, log), stdin=subprocess.DEVNULL,
+                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+    asyncio.run(_wait_healthy(address, procs[0], log))
+    print(f"Temporal dev server: {address}   Web UI: {ui_url}   (state: {STATE / 'temporal.db'})", flush=True)
+    return dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE="default", LAB_UI_URL=ui_url)
+
+
 def main() -> int:
     """Run the lab until Ctrl-C (or until JupyterLab exits)."""
     procs: list[subprocess.Popen[bytes]] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the lab as cleanly as Ctrl-C
     try:
-        grpc, ui, web = _port("LAB_TEMPORAL_PORT", 7233), _port("LAB_UI_PORT", 8233), _port("LAB_JUPYTER_PORT", 8888)
         (STATE / "logs").mkdir(parents=True, exist_ok=True)
         log = STATE / "logs" / "lab-server.log"
-        address, ui_url = f"127.0.0.1:{grpc}", f"http://127.0.0.1:{ui}"
-        server_cmd = [
-            str(find_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(grpc),
-            "--ui-port", str(ui), "--db-filename", str(STATE / "temporal.db"), "--log-level", "warn",
-        ]
-        with open(log, "ab") as out:
-            procs.append(subprocess.Popen(tethered_command(server_cmd, log), stdin=subprocess.DEVNULL,
-                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
-        asyncio.run(_wait_healthy(address, procs[0], log))
-        print(f"Temporal dev server: {address}   Web UI: {ui_url}   (state: {STATE / 'temporal.db'})", flush=True)
-        env = dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE="default", LAB_UI_URL=ui_url)
+        if os.environ.get("TEMPORAL_ADDRESS"):  # an existing server (docker compose, a cluster, Cloud)
+            from .server import connect
+
+            lab = asyncio.run(connect(timeout=30))
+            print(f"Using the Temporal server at {lab.address} (namespace {lab.namespace}); no dev server started.",
+                  flush=True)
+            env = dict(os.environ)
+        else:
+            env = _start_dev_server(procs, log)
+        web = _port("LAB_JUPYTER_PORT", 8888)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        jupyter = [sys.executable, "-m", "jupyter", "lab", "--ip", "127.0.0.1", f"--port={web}",
+        jupyter = [sys.executable, "-m", "jupyter", "lab", "--ip", os.environ.get("LAB_BIND_IP", "127.0.0.1"), f"--port={web}",
                    "--port-retries=0", "--no-browser", f"--ServerApp.root_dir={ROOT}"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             jupyter.append("--allow-root")  # containers and CI run as root
@@ -86,7 +102,7 @@ def main() -> int:
         print("JupyterLab is starting; open the http://127.0.0.1 link it prints below. Ctrl-C stops the lab.", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.3)
-        which = "JupyterLab" if procs[1].poll() is not None else "The Temporal server"
+        which = "JupyterLab" if procs[-1].poll() is not None else "The Temporal server"
         print(f"error: {which} exited on its own (see the messages above and {log}); stopping the lab.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -212,3 +212,57 @@ async def setup(*, own_server: bool = False, time_skipping: bool = False, **dev_
             raise LabError(f"Options {sorted(dev_options)} need an embedded server. Fix: pass own_server=True.")
         return await connect()
     return await start_dev_server(**dev_options)
+
+
+class ServerProcess:
+    """A dev server as its own OS process with a database file: SIGKILL it, start it again, keep the data."""
+
+    def __init__(self, db_file: str | Path, port: int | None = None) -> None:
+        from .procs import free_port
+
+        self.db_file, self.port = Path(db_file), port or free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.log_file = _log_dir() / f"server-process-{self.port}.log"
+        self.proc: Any = None
+
+    async def start(self, timeout: float = 30.0) -> "ServerProcess":
+        """Start (or restart) the server and wait until it answers health checks."""
+        from .procs import spawn, tethered_command
+
+        if port_busy(self.port):
+            raise LabError(f"Port {self.port} on 127.0.0.1 is already in use. Fix: stop that process or pick another port.")
+        self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        args = [str(find_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
+                "--headless", "--db-filename", str(self.db_file), "--log-level", "warn"]
+        self.proc = spawn(tethered_command(args, self.log_file), self.log_file)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                client = await Client.connect(self.address, runtime=quiet_runtime())
+                await client.service_client.check_health()
+                return self
+            except Exception:  # noqa: BLE001 - not up yet
+                if self.proc.poll() is not None or asyncio.get_running_loop().time() > deadline:
+                    self.kill()
+                    raise LabError(f"The Temporal server did not start; see {self.log_file}.") from None
+                await asyncio.sleep(0.1)
+
+    def kill(self) -> float:
+        """SIGKILL the server (and its tether): a real crash. Returns the time of the kill."""
+        import signal
+        import time
+
+        from .procs import kill_group
+
+        at = time.time()
+        if self.proc is not None:
+            kill_group(self.proc, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while port_busy(self.port) and time.monotonic() < deadline:  # the server dies a moment later
+                time.sleep(0.02)
+        return at
+
+    async def lab(self) -> Lab:
+        """A client connected to this server."""
+        client = await Client.connect(self.address, runtime=quiet_runtime())
+        return Lab(client, self.address, "default", kind="existing")

@@ -260,13 +260,18 @@ async def wait_result(handle: WorkflowHandle[Any, Any], timeout: float = 60.0) -
                 except RPCError as e:
                     if e.status == RPCStatusCode.NOT_FOUND:
                         raise _unknown(handle.id) from None
-                    raise
+                    if e.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                        raise
+                    result = asyncio.ensure_future(handle.result())  # the server is restarting: ask again
+                    await asyncio.sleep(0.2)
             try:
                 failure = await _last_task_failure(handle)
             except RPCError as e:
                 if e.status == RPCStatusCode.NOT_FOUND:
                     raise _unknown(handle.id) from None
-                raise
+                if e.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                    raise
+                failure = None  # the server is restarting: keep waiting
             if failure:
                 raise WorkflowTaskFailed(
                     f"Workflow {handle.id!r} is stuck: its workflow task failed with: {failure}\n"

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
 @dataclass
 class ResearchRequest:
     topic: str
+    heartbeat_timeout: float = 1.0  # seconds of silence before a running step counts as lost
 
 
 @dataclass
@@ -33,7 +34,7 @@ class ResearchAgent:
             notes.append(await workflow.execute_activity_method(
                 ResearchTools.run_step, step,
                 start_to_close_timeout=timedelta(seconds=10),
-                heartbeat_timeout=timedelta(seconds=1),  # a dead worker is noticed after 1 s of silence
+                heartbeat_timeout=timedelta(seconds=request.heartbeat_timeout),  # a dead worker is noticed fast
                 retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=300)),
             ))
         return ResearchReport(request.topic, notes)
