@@ -160,7 +160,7 @@ def timeline(
         ax.axvline(x, color="black", ls="--", lw=1)
         ax.annotate(f" {label}", (x, -0.55), fontsize=8, va="center", ha="left")
 
-    ax.set_yticks(range(len(lanes)), [l if len(l) <= 38 else l[:36] + "…" for l in lanes])
+    ax.set_yticks(range(len(lanes)), [l if len(l) <= 38 else l[:15] + "…" + l[-22:] for l in lanes])
     ax.set_ylim(len(lanes) - 0.4, -0.8)
     ax.set_xlabel(f"{unit} since the workflow started")
     ax.grid(axis="x", alpha=0.3)

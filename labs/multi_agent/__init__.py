@@ -1,0 +1,1 @@
+"""Lesson 06: multi-agent systems with child workflows - planner, executors, validator, reviewer."""
