@@ -6,7 +6,7 @@ import pytest
 
 from lab_support.exercises import Verdict, check, hint, solution
 
-LESSONS = ["replay", "retries", "agent_loop", "timers", "approval", "cancellation", "monitor"]
+LESSONS = ["replay", "retries", "agent_loop", "timers", "approval", "cancellation", "monitor", "multi_agent", "saga", "versioning"]
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -32,6 +32,9 @@ async def test_untouched_exercise_is_not_attempted(lab, lesson):
     ("approval", "tests.fixtures.wrong_approval", "budget of -5 was accepted", "validator"),
     ("cancellation", "tests.fixtures.wrong_cancellation", "ended COMPLETED, not CANCELED", "raise"),
     ("monitor", "tests.fixtures.wrong_monitor", "were lost", "pending messages"),
+    ("multi_agent", "tests.fixtures.wrong_multi_agent", "one after another", "for` loop"),
+    ("saga", "tests.fixtures.wrong_saga", "undo the newest step first", "newest first"),
+    ("versioning", "tests.fixtures.wrong_versioning", "no longer replays", "TMPRL1100"),
 ])
 async def test_known_wrong_answers_get_the_right_hint(lab, lesson, module, message, hint_words):
     verdict = await check(lesson, lab, module=module)

@@ -344,3 +344,127 @@ async def test_continue_as_new_keeps_every_signal():
     assert state.reports == 30 and state.checks == 60
     assert len(runs) == state.run >= 2
     assert max(len(r.events) for r in runs) < 300
+
+
+# -- lessons 06, 07, 08 ------------------------------------------------------------------------------
+
+async def test_planner_fans_out_retries_one_child_and_parent_close_policies(lab, tmp_path):
+    from lab_support.history import wait_event
+    from lab_support.workers import KernelWorker
+    from labs.multi_agent.demo import settled_children
+    from labs.multi_agent.workflows import Mission, Planner
+
+    ledger = Ledger(tmp_path / "l.db")
+    async with KernelWorker(lab, "labs.multi_agent.worker", ledger=str(ledger.path), task_seconds=0.3) as worker:
+        handle = await lab.client.start_workflow(Planner.run, Mission("g"), id=f"pl-{uuid.uuid4().hex[:6]}",
+                                                 task_queue=worker.task_queue)
+        report = await wait_result(handle)
+        events = to_frame(await handle.fetch_history())
+        starts = events[events["type"] == "StartChildWorkflowExecutionInitiated"]
+        closes = events[events["type"].isin(["ChildWorkflowExecutionCompleted", "ChildWorkflowExecutionFailed"])]
+        assert starts["event_id"].iloc[2] < closes["event_id"].iloc[0], "three executors in parallel"
+        assert len(report.retried) == 1 and report.decision == "approved: 3 results"
+        assert ledger.frame("done")["name"].value_counts().max() == 1
+        statuses = {}
+        for policy in ("TERMINATE", "ABANDON"):
+            planner = await lab.client.start_workflow(Planner.run, Mission(f"p {policy}", policy),
+                                                      id=f"pl-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
+            await wait_event(planner, "ChildWorkflowExecutionStarted", count=3)
+            await planner.terminate("test")
+            statuses[policy] = set((await settled_children(lab.client, planner.id, 3)).values())
+    assert statuses["TERMINATE"] == {"TERMINATED"}
+    assert statuses["ABANDON"] == {"COMPLETED", "FAILED"}
+
+
+async def test_saga_leaves_nothing_half_done_on_failure_and_on_cancel(lab, tmp_path):
+    from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+
+    from lab_support.workers import KernelWorker
+    from labs.saga.activities import Trip, net_effects
+    from labs.saga.workflows import BookTrip
+
+    ledger = Ledger(tmp_path / "l.db")
+    async with KernelWorker(lab, "labs.saga.worker", ledger=str(ledger.path)) as worker:
+        async def book(trip):
+            return await lab.client.start_workflow(BookTrip.run, trip, id=f"t-{uuid.uuid4().hex[:6]}",
+                                                   task_queue=worker.task_queue)
+
+        ok = await book(Trip("a"))
+        assert len(await wait_result(ok)) == 3
+        assert net_effects(ledger, ok.id) == {"flight": 1, "hotel": 1, "card": 1}
+        bad = await book(Trip("b", fail_at="charge"))
+        with pytest.raises(WorkflowFailureError):
+            await wait_result(bad)
+        assert net_effects(ledger, bad.id) == {"flight": 0, "hotel": 0, "card": 0}
+        rows = ledger.frame()
+        assert list(rows[rows["key"] == bad.id]["actor"]) == ["flight booked", "hotel booked", "hotel cancelled",
+                                                             "flight cancelled"]
+        stop = await book(Trip("c", hotel_seconds=3))
+        await wait_running(stop, activity="book_hotel")
+        await stop.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await wait_result(stop)
+        assert (await stop.describe()).status == WorkflowExecutionStatus.CANCELED
+        assert net_effects(ledger, stop.id) == {"flight": 0, "hotel": 0, "card": 0}
+
+
+async def test_versioning_replay_matrix_from_golden_histories():
+    from labs.versioning.record import HISTORIES
+    from labs.versioning.replay import matrix
+
+    golden = {g: load_history(HISTORIES / f"{g}.json") for g in ("v1", "v2", "v3", "v4")}
+    m = await matrix(golden)
+    expected = {
+        "v1": ["ok", "TMPRL1100", "TMPRL1100", "TMPRL1100"],
+        "v2": ["ok", "ok", "ok", "TMPRL1100"],
+        "v3": ["TMPRL1100", "ok", "ok", "ok"],
+        "v4": ["TMPRL1100", "TMPRL1100", "ok", "ok"],
+        "v2_unpatched": ["TMPRL1100", "TMPRL1100", "ok", "ok"],
+    }
+    assert {code: list(m.loc[code]) for code in m.index} == expected
+
+
+async def test_in_flight_v1_run_finishes_on_the_old_path_under_v2(lab):
+    from lab_support.history import wait_event
+    from lab_support.workers import KernelWorker
+    from labs.versioning.common import Topic
+
+    old = await KernelWorker(lab, "labs.versioning.worker", generation="v1").start()
+    run = await lab.client.start_workflow("ResearchPipeline", Topic("x", True), id=f"v-{uuid.uuid4().hex[:6]}",
+                                          task_queue=old.task_queue)
+    await wait_event(run, "ActivityTaskCompleted", count=2)
+    await old.stop()
+    async with KernelWorker(lab, "labs.versioning.worker", task_queue=old.task_queue, generation="v2") as new:
+        await run.signal("publish")
+        assert (await wait_result(run)).startswith("v1:")
+        fresh = await lab.client.start_workflow("ResearchPipeline", Topic("y"), id=f"v-{uuid.uuid4().hex[:6]}",
+                                                task_queue=new.task_queue)
+        assert (await wait_result(fresh)).startswith("v2:")
+
+
+async def test_worker_versioning_pins_and_upgrades(lab):
+    from temporalio.common import AutoUpgradeVersioningOverride
+
+    from lab_support.history import wait_event
+    from lab_support.workers import KernelWorker
+    from labs.versioning.common import Topic
+    from labs.versioning.deployments import placement, set_current
+
+    queue = f"vq-{uuid.uuid4().hex[:6]}"
+    b1 = await KernelWorker(lab, "labs.versioning.worker", task_queue=queue, generation="v1", build_id="1.0").start()
+    await set_current(lab.client, lab.namespace, "1.0")
+    pinned = await lab.client.start_workflow("ResearchPipeline", Topic("p", True), id=f"p-{uuid.uuid4().hex[:6]}",
+                                             task_queue=queue)
+    auto = await lab.client.start_workflow("ResearchPipeline", Topic("a", True), id=f"a-{uuid.uuid4().hex[:6]}",
+                                           task_queue=queue, versioning_override=AutoUpgradeVersioningOverride())
+    for run in (pinned, auto):
+        await wait_event(run, "ActivityTaskCompleted", count=2)
+    b2 = await KernelWorker(lab, "labs.versioning.worker", task_queue=queue, generation="v2", build_id="2.0").start()
+    await set_current(lab.client, lab.namespace, "2.0")
+    for run in (pinned, auto):
+        await run.signal("publish")
+        await wait_result(run)
+    assert (await placement(pinned))["build"] == "1.0"
+    assert (await placement(auto))["build"] == "2.0"
+    await b1.stop()
+    await b2.stop()

@@ -1,0 +1,31 @@
+"""Solution 08 - the new step behind a patch."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from .activities import fact_check, search, summarize
+    from .common import CALL, Topic
+
+
+@workflow.defn(name="ResearchPipeline")
+class ResearchPipeline:
+    def __init__(self) -> None:
+        self.published = False
+
+    @workflow.signal
+    def publish(self) -> None:
+        self.published = True
+
+    async def finish(self, path: str, summary: str, topic: Topic) -> str:
+        if topic.wait_for_publish:
+            await workflow.wait_condition(lambda: self.published)
+        return f"{path}: {summary}"
+
+    @workflow.run
+    async def run(self, topic: Topic) -> str:
+        material = await workflow.execute_activity(search, topic.name, **CALL)
+        if workflow.patched("fact-check"):
+            material = await workflow.execute_activity(fact_check, material, **CALL)
+        return await self.finish("new", await workflow.execute_activity(summarize, material, **CALL), topic)
