@@ -99,8 +99,9 @@ class KernelWorker:
 class SubprocessWorker:
     """A worker in its own OS process (`python -m <module>`): start, SIGKILL, restart. Dies with us."""
 
-    def __init__(self, lab: Lab, module: str, task_queue: str | None = None, **config: Any) -> None:
-        self.lab, self.module, self.config = lab, module, config
+    def __init__(self, lab: Lab, module: str, task_queue: str | None = None, metrics_port: int | None = None,
+                 **config: Any) -> None:
+        self.lab, self.module, self.config, self.metrics_port = lab, module, config, metrics_port
         self.task_queue = task_queue or f"{module.split('.')[-2]}-{uuid.uuid4().hex[:6]}"
         self.log_file = _log_dir() / f"worker-{self.task_queue}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -110,6 +111,15 @@ class SubprocessWorker:
     def pid(self) -> int | None:
         """Process id of the running worker, if any."""
         return self.proc.pid if self.alive and self.proc else None
+
+    def metrics(self) -> str:
+        """The worker's Prometheus metrics text (start it with metrics_port=...)."""
+        import urllib.request
+
+        if not self.metrics_port:
+            raise LabError("This worker exposes no metrics. Fix: create it with metrics_port=free_port().")
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return response.read().decode()
 
     @property
     def alive(self) -> bool:
@@ -129,6 +139,8 @@ class SubprocessWorker:
             LAB_WORKER_CONFIG=json.dumps(self.config),
             PYTHONUNBUFFERED="1",
         )
+        if self.metrics_port:
+            env["LAB_METRICS_PORT"] = str(self.metrics_port)
         with open(self.log_file, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -190,7 +202,15 @@ async def _serve(options: Callable[..., dict[str, Any]]) -> None:
     from temporalio.envconfig import ClientConfig
 
     config = dict(ClientConfig.load_client_connect_config())
-    client = await Client.connect(**config, runtime=quiet_runtime())
+    runtime = quiet_runtime()
+    if os.environ.get("LAB_METRICS_PORT"):  # expose this worker's SDK metrics for Prometheus (loopback only)
+        from temporalio.runtime import LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+        runtime = Runtime(telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR")),
+            metrics=PrometheusConfig(bind_address=f"127.0.0.1:{os.environ['LAB_METRICS_PORT']}",
+                                     durations_as_seconds=True)))
+    client = await Client.connect(**config, runtime=runtime)
     worker = Worker(
         client, task_queue=os.environ["LAB_TASK_QUEUE"], **options(**json.loads(os.environ.get("LAB_WORKER_CONFIG", "{}")))
     )

@@ -6,7 +6,7 @@ import pytest
 
 from lab_support.exercises import Verdict, check, hint, solution
 
-LESSONS = ["replay", "retries", "agent_loop", "timers", "approval", "cancellation", "monitor", "multi_agent", "saga", "versioning"]
+LESSONS = ["replay", "retries", "agent_loop", "timers", "approval", "cancellation", "monitor", "multi_agent", "saga", "versioning", "scaling"]
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -35,6 +35,7 @@ async def test_untouched_exercise_is_not_attempted(lab, lesson):
     ("multi_agent", "tests.fixtures.wrong_multi_agent", "one after another", "for` loop"),
     ("saga", "tests.fixtures.wrong_saga", "undo the newest step first", "newest first"),
     ("versioning", "tests.fixtures.wrong_versioning", "no longer replays", "TMPRL1100"),
+    ("scaling", "tests.fixtures.wrong_scaling", "the fewest that meet the deadline is 3", "waves"),
 ])
 async def test_known_wrong_answers_get_the_right_hint(lab, lesson, module, message, hint_words):
     verdict = await check(lesson, lab, module=module)

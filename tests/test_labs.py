@@ -468,3 +468,30 @@ async def test_worker_versioning_pins_and_upgrades(lab):
     assert (await placement(auto))["build"] == "2.0"
     await b1.stop()
     await b2.stop()
+
+
+# -- lesson 10 ---------------------------------------------------------------------------------------
+
+async def test_scaling_routes_and_scales_and_exposes_metrics(lab):
+    from lab_support.procs import free_port
+    from lab_support.workers import KernelWorker
+    from labs.scaling.measure import run_burst, schedule_to_start_from_metrics, summary
+    from labs.scaling.workflows import Burst
+
+    queue = f"llm-{uuid.uuid4().hex[:6]}"
+    pool = [SubprocessWorker(lab, "labs.scaling.worker", task_queue=queue, metrics_port=free_port(),
+                             role="llm", max_concurrent=2).start()]
+    try:
+        async with KernelWorker(lab, "labs.scaling.worker", role="agent", max_concurrent=50) as agent:
+            shared = summary(*await run_burst(lab.client, agent.task_queue, Burst(8, 4, queue, queue)))
+            own = summary(*await run_burst(lab.client, agent.task_queue, Burst(8, 4, queue, agent.task_queue)))
+            assert own["tool queued p95 (s)"] < shared["tool queued p95 (s)"]
+            one = summary(*await run_burst(lab.client, agent.task_queue, Burst(16, 0, queue, agent.task_queue)))
+            pool.append(SubprocessWorker(lab, "labs.scaling.worker", task_queue=queue, role="llm", max_concurrent=2).start())
+            two = summary(*await run_burst(lab.client, agent.task_queue, Burst(16, 0, queue, agent.task_queue)))
+            assert two["model calls/s"] > 1.5 * one["model calls/s"]
+        buckets = schedule_to_start_from_metrics(pool[0].metrics())
+        assert buckets["count"].max() >= 8 and buckets["le"].is_monotonic_increasing
+    finally:
+        for worker in pool:
+            worker.stop()

@@ -1,0 +1,24 @@
+"""Workers for lesson 10: role "agent" runs the workflow (+ tools); role "llm" runs only model calls.
+
+Run: python -m labs.scaling.worker (configured through LAB_* variables).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .activities import call_llm, run_tool
+from .workflows import AgentBurst
+
+
+def worker_options(role: str = "agent", max_concurrent: int = 2) -> dict[str, Any]:
+    """A worker for one role; `max_concurrent` caps activities in flight per worker (a concurrency limit)."""
+    if role == "llm":
+        return {"activities": [call_llm, run_tool], "max_concurrent_activities": max_concurrent}
+    return {"workflows": [AgentBurst], "activities": [run_tool], "max_concurrent_activities": max_concurrent}
+
+
+if __name__ == "__main__":
+    from lab_support.workers import main
+
+    main(worker_options)
