@@ -92,8 +92,78 @@ async def main() -> None:
             save_history(await fetch_history(handle), OUT / "agent_loop_crash.json")
         finally:
             model.stop()
+
+        await record_lessons_03_to_09(lab, ledger)
     finally:
         await lab.close()
+
+
+async def record_lessons_03_to_09(lab, ledger: Ledger) -> None:
+    """Lessons 03, 04, 05, 06, 07 and 09: one characteristic run each."""
+    from lab_support.history import fetch_runs, wait_event
+    from lab_support.server import start_time_skipping
+    from labs.approval.workflows import Goal, PlanApproval
+    from labs.cancellation.workflows import CrawlAgent, Job
+    from labs.monitor.grade import LIMITS
+    from labs.monitor.workflows import Feed, Monitor
+    from labs.multi_agent.workflows import Mission, Planner
+    from labs.saga.activities import Trip
+    from labs.saga.workflows import BookTrip
+    from labs.timers.workflows import Weekly, WeeklyResearch
+
+    config = {"ledger": str(ledger.path)}
+    skipping = await start_time_skipping()
+    try:
+        async with KernelWorker(skipping, "labs.timers.worker", **config) as kw:
+            handle = await skipping.client.start_workflow(WeeklyResearch.run, Weekly(cycles=3), id="weekly-golden",
+                                                          task_queue=kw.task_queue)
+            await wait_result(handle)
+            save_history(await fetch_history(handle), OUT / "timers_weekly.json")
+    finally:
+        await skipping.close()
+    async with KernelWorker(lab, "labs.approval.worker", **config) as kw:
+        handle = await lab.client.start_workflow(PlanApproval.run, Goal("golden"), id="approval-golden",
+                                                 task_queue=kw.task_queue)
+        await wait_event(handle, "ActivityTaskCompleted")
+        await handle.execute_update(PlanApproval.edit_plan, ["one", "two"])
+        await handle.signal(PlanApproval.approve)
+        await wait_result(handle)
+        save_history(await fetch_history(handle), OUT / "approval_plan.json")
+    async with KernelWorker(lab, "labs.cancellation.worker", **config) as kw:
+        handle = await lab.client.start_workflow(CrawlAgent.run, Job("golden"), id="cancel-golden",
+                                                 task_queue=kw.task_queue)
+        await wait_running(handle)
+        await handle.cancel()
+        try:
+            await wait_result(handle)
+        except Exception:  # noqa: BLE001 - cancelled, as intended
+            pass
+        save_history(await fetch_history(handle), OUT / "cancellation_crawl.json")
+    async with KernelWorker(lab, "labs.multi_agent.worker", **config) as kw:
+        handle = await lab.client.start_workflow(Planner.run, Mission("golden"), id="planner-golden",
+                                                 task_queue=kw.task_queue)
+        await wait_result(handle)
+        save_history(await fetch_history(handle), OUT / "multi_agent_planner.json")
+    async with KernelWorker(lab, "labs.saga.worker", **config) as kw:
+        handle = await lab.client.start_workflow(BookTrip.run, Trip("golden", fail_at="charge"), id="saga-golden",
+                                                 task_queue=kw.task_queue)
+        try:
+            await wait_result(handle)
+        except Exception:  # noqa: BLE001 - the declined card, as intended
+            pass
+        save_history(await fetch_history(handle), OUT / "saga_declined.json")
+    limited = await start_dev_server(ui=False, dynamic_config=LIMITS)
+    try:
+        async with KernelWorker(limited, "labs.monitor.worker") as kw:
+            handle = await limited.client.start_workflow(Monitor.run, Feed("golden", total_checks=30),
+                                                         id="monitor-golden", task_queue=kw.task_queue)
+            for i in range(5):
+                await limited.client.get_workflow_handle("monitor-golden").signal(Monitor.report, str(i))
+            await wait_result(handle)
+            runs = await fetch_runs(limited, "monitor-golden")
+            save_history(runs[0], OUT / "monitor_first_run.json")
+    finally:
+        await limited.close()
 
 
 if __name__ == "__main__":

@@ -67,8 +67,19 @@ async def test_durable_agent_resumes_after_worker_sigkill(lab, tmp_path):
     ("replay_support_agent.json", SupportAgent),
     ("retries_ask_model.json", AskModel),
     ("agent_loop_crash.json", ResearchLoop),
+    ("timers_weekly.json", "labs.timers.workflows.WeeklyResearch"),
+    ("approval_plan.json", "labs.approval.workflows.PlanApproval"),
+    ("cancellation_crawl.json", "labs.cancellation.workflows.CrawlAgent"),
+    ("monitor_first_run.json", "labs.monitor.workflows.Monitor"),
+    ("multi_agent_planner.json", "labs.multi_agent.workflows.Planner"),
+    ("saga_declined.json", "labs.saga.workflows.BookTrip"),
 ])
 async def test_golden_histories_replay(file, workflow):
+    if isinstance(workflow, str):  # "package.module.Class"
+        import importlib
+
+        module, name = workflow.rsplit(".", 1)
+        workflow = getattr(importlib.import_module(module), name)
     started = time.perf_counter()
     await Replayer(workflows=[workflow]).replay_workflow(load_history(HISTORIES / file))
     assert time.perf_counter() - started < 5
