@@ -1,4 +1,4 @@
-"""Helpers for the Durable Agents Lab notebooks: server, workers, history, plots, ledger, check.
+"""Helpers for the Durable Agents Lab notebooks: server, workers, history, plots, ledger, llm, exercises.
 
 Importing this package is cheap; each helper module is imported when first used.
 """
@@ -9,8 +9,8 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "setup": "server", "LabError": "server", "Lab": "server",
-    "KernelWorker": "workers", "SubprocessWorker": "workers", "wait_result": "workers",
+    "setup": "server", "LabError": "server", "Lab": "server", "ServerProcess": "server",
+    "KernelWorker": "workers", "SubprocessWorker": "workers", "wait_result": "workers", "wait_running": "workers",
     "fetch_history": "history", "to_frame": "history", "save_history": "history", "load_history": "history",
     "wait_event": "history", "fetch_runs": "history",
     "timeline": "plots", "growth": "plots",

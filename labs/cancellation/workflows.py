@@ -30,7 +30,7 @@ class CrawlAgent:
                 pages.append(await workflow.execute_activity_method(
                     CrawlTools.crawl if job.heartbeats else CrawlTools.crawl_silently, step,
                     start_to_close_timeout=timedelta(seconds=60),
-                    heartbeat_timeout=timedelta(seconds=2) if job.heartbeats else None,
+                    heartbeat_timeout=timedelta(seconds=1) if job.heartbeats else None,
                     # wait until the activity has really stopped before going on to the cleanup
                     cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 ))
