@@ -76,7 +76,8 @@ def _start_dev_server(procs: list[subprocess.Popen[bytes]], log: Path) -> dict[s
 def main() -> int:
     """Run the lab until Ctrl-C (or until JupyterLab exits)."""
     procs: list[subprocess.Popen[bytes]] = []
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the lab as cleanly as Ctrl-C
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or `kill`; SIGINT even if a shell started us ignoring it
+        signal.signal(sig, signal.default_int_handler)
     try:
         (STATE / "logs").mkdir(parents=True, exist_ok=True)
         log = STATE / "logs" / "lab-server.log"
@@ -92,7 +93,9 @@ def main() -> int:
         web = _port("LAB_JUPYTER_PORT", 8888)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         jupyter = [sys.executable, "-m", "jupyter", "lab", "--ip", os.environ.get("LAB_BIND_IP", "127.0.0.1"), f"--port={web}",
-                   "--port-retries=0", "--no-browser", f"--ServerApp.root_dir={ROOT}"]
+                   "--port-retries=0", "--no-browser", f"--ServerApp.root_dir={ROOT}",
+                   "--LabApp.news_url=None",  # offline lab: no announcement feed fetched from the internet
+                   "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             jupyter.append("--allow-root")  # containers and CI run as root
         # JupyterLab prints its URL (with its token) to this terminal; it runs in its own session so
