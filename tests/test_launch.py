@@ -123,3 +123,32 @@ def test_busy_port_is_a_clear_error(tmp_path):
         out, _ = lab.communicate(timeout=30)
     assert lab.returncode == 2
     assert f"Port {busy}" in out.decode() and "LAB_TEMPORAL_PORT=" in out.decode()
+
+
+async def test_lab_command_uses_an_existing_server_and_starts_none(tmp_path):
+    from lab_support.server import ServerProcess
+
+    server = await ServerProcess(tmp_path / "ext.db").start()
+    try:
+        env = dict(os.environ, TEMPORAL_ADDRESS=server.address, LAB_STATE_DIR=str(tmp_path),
+                   LAB_JUPYTER_PORT=str(free_port()), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+        lab = subprocess.Popen([sys.executable, "-m", "lab_support.launch"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            await asyncio.to_thread(_wait_jupyter, int(env["LAB_JUPYTER_PORT"]))
+            tree = psutil.Process(lab.pid).children(recursive=True)
+            assert not [p for p in tree if "start-dev" in " ".join(p.cmdline())], "no dev server of its own"
+        finally:
+            out = _stop(lab)
+        assert f"Using the Temporal server at {server.address}" in out
+    finally:
+        server.kill()
+
+
+def test_unreachable_existing_server_is_a_clear_error(tmp_path):
+    env = dict(os.environ, TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", LAB_STATE_DIR=str(tmp_path))
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "lab_support.launch"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "Fix:" in done.stderr
+    assert time.monotonic() - started < 40
