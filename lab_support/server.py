@@ -138,9 +138,17 @@ async def connect(timeout: float = 5.0, **overrides: Any) -> Lab:
             "(`python3 tasks.py lab`), or correct TEMPORAL_ADDRESS, or unset it to use an embedded server."
         ) from None
     except Exception as e:  # noqa: BLE001 - turned into one clear message
-        text = str(e)
+        text = str(e).split("\n")[0]
         if "not found" in text.lower() and "namespace" in text.lower():
             fix = f"create it (`temporal operator namespace create -n {namespace}`) or fix TEMPORAL_NAMESPACE"
+        elif "connect" in text.lower() and config.get("tls"):
+            fix = ("the server did not accept a TLS connection. For a local server unset TEMPORAL_TLS and "
+                   "TEMPORAL_API_KEY (an API key turns TLS on); for Temporal Cloud check the address, key or certificates")
+        elif "connect" in text.lower():
+            fix = ("no Temporal server answers there. Start one (`python3 tasks.py lab`), correct TEMPORAL_ADDRESS, "
+                   "or unset it to use an embedded server")
+        elif "unauthenticated" in text.lower() or "permission" in text.lower():
+            fix = "the server refused the credentials: check TEMPORAL_API_KEY or the client certificate"
         else:
             fix = "check TEMPORAL_ADDRESS, TLS and API key settings, or unset TEMPORAL_ADDRESS"
         raise LabError(f"Cannot use Temporal at {address} (namespace {namespace!r}): {text}. Fix: {fix}.") from None

@@ -64,7 +64,7 @@ async def test_tls_against_a_plain_server_fails_fast_with_a_fix(external, monkey
     monkeypatch.setenv("TEMPORAL_ADDRESS", external.address)
     monkeypatch.setenv("TEMPORAL_TLS", "true")
     started = time.monotonic()
-    with pytest.raises(LabError, match="Fix:"):
+    with pytest.raises(LabError, match="Fix: the server did not accept a TLS connection"):
         await connect(timeout=5)
     assert time.monotonic() - started < 8
 
@@ -72,3 +72,11 @@ async def test_tls_against_a_plain_server_fails_fast_with_a_fix(external, monkey
 async def test_server_process_reports_a_busy_port(external):
     with pytest.raises(LabError, match="already in use"):
         await ServerProcess(external.db_file.with_name("other.db"), port=external.port).start()
+
+
+async def test_api_key_on_a_plain_server_names_the_fix_and_never_the_key(external, monkeypatch):
+    monkeypatch.setenv("TEMPORAL_ADDRESS", external.address)
+    monkeypatch.setenv("TEMPORAL_API_KEY", "secret-key-value-123")
+    with pytest.raises(LabError) as err:
+        await connect(timeout=5)
+    assert "TEMPORAL_API_KEY" in str(err.value) and "secret-key-value-123" not in str(err.value)
