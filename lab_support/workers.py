@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Callable, Collection
 
 from temporalio.client import Client, WorkflowHandle

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
 class BookTripSaga:
     @workflow.run
     async def run(self, trip: Trip) -> list[str]:
-        steps = [(TripTools.book_flight, TripTools.cancel_flight),
+        steps = [(TripTools.book_flight, TripTools.cancel_flight),  # noqa: F841 - yours to use
                  (TripTools.book_hotel, TripTools.cancel_hotel),
                  (TripTools.charge_card, TripTools.refund_card)]
         # TODO: run each step as an activity (**STEP). Remember its compensation before running it. If
