@@ -58,6 +58,15 @@ def not_attempted(lesson: str) -> Verdict:
                    "Edit it, save, and run this cell again.")
 
 
+async def stuck_verdict(handle: Any, error: Exception, lesson: str, hint: str,
+                        what: str = "The workflow task failed") -> Verdict:
+    """Verdict for a run whose workflow task keeps failing: terminate it; a `todo()` means not attempted."""
+    await handle.terminate("check finished")
+    if "TODO:" in str(error):
+        return not_attempted(lesson)
+    return not_yet(f"{what}: {str(error).splitlines()[0][:200]}", hint)
+
+
 def _fresh(module: str) -> Any:
     """Import `module` again from disk, so the learner's latest edits count."""
     if module in sys.modules:

@@ -6,7 +6,9 @@ event when the last attempt starts, carrying the final `attempt` and the previou
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from .server import Lab, LabError
+from .server import Lab, LabError, unknown_workflow
 
 COLUMNS = [
     "event_id", "time", "t", "type", "category", "name", "lane", "ref",
@@ -51,18 +53,12 @@ async def fetch_history(source: Lab | Client | WorkflowHandle[Any, Any], workflo
         return await handle.fetch_history()
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
-            raise LabError(
-                f"No workflow with id {handle.id!r} in this namespace. Fix: check the id "
-                "(`[w.id async for w in lab.client.list_workflows()]`)."
-            ) from None
+            raise unknown_workflow(handle.id) from None
         raise
 
 
 async def wait_event(handle: WorkflowHandle[Any, Any], event_type: str, count: int = 1, timeout: float = 60.0) -> pd.DataFrame:
     """Wait until the history has `count` events of `event_type` (e.g. "TimerFired"); returns the frame."""
-    import asyncio
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         df = to_frame(await fetch_history(handle))
@@ -79,7 +75,7 @@ async def fetch_runs(source: Lab | Client, workflow_id: str, first_run_id: str |
     if first_run_id is None:
         runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
         if not runs:
-            raise LabError(f"No workflow with id {workflow_id!r}. Fix: check the id.")
+            raise unknown_workflow(workflow_id)
         first_run_id = min(runs, key=lambda w: w.start_time).run_id
     histories, run_id = [], first_run_id
     while run_id:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .procs import kill_group, port_busy, tethered_command
-from .server import STATE, LabError, find_binary
+from .server import STATE, LabError, ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,40 +37,18 @@ def _port(name: str, default: int) -> int:
     return port
 
 
-async def _wait_healthy(address: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
-    from temporalio.client import Client
-
-    from .server import quiet_runtime
-
-    deadline = time.monotonic() + timeout
-    while True:
-        if server.poll() is not None:
-            tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-            raise LabError(f"The Temporal dev server exited at start. Its log ({log}) ends with:\n{tail}")
-        try:
-            client = await Client.connect(address, runtime=quiet_runtime())
-            await client.service_client.check_health()
-            return
-        except Exception:  # noqa: BLE001 - not up yet
-            if time.monotonic() > deadline:
-                raise LabError(f"The Temporal dev server did not answer within {timeout:g}s; see {log}.") from None
-            await asyncio.sleep(0.2)
-
-
 def _start_dev_server(procs: list[subprocess.Popen[bytes]], log: Path) -> dict[str, str]:
     """Start the persistent dev server with its Web UI; returns the environment notebooks should get."""
     grpc, ui = _port("LAB_TEMPORAL_PORT", 7233), _port("LAB_UI_PORT", 8233)
-    address, ui_url = f"127.0.0.1:{grpc}", f"http://127.0.0.1:{ui}"
-    server_cmd = [
-        str(find_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(grpc),
-        "--ui-port", str(ui), "--db-filename", str(STATE / "temporal.db"), "--log-level", "warn",
-    ]
-    with open(log, "ab") as out:
-        procs.append(subprocess.Popen(tethered_command(server_cmd, log), stdin=subprocess.DEVNULL,
-                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
-    asyncio.run(_wait_healthy(address, procs[0], log))
-    print(f"Temporal dev server: {address}   Web UI: {ui_url}   (state: {STATE / 'temporal.db'})", flush=True)
-    return dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE="default", LAB_UI_URL=ui_url)
+    server = ServerProcess(STATE / "temporal.db", port=grpc, ui_port=ui, log_file=log)
+    try:
+        asyncio.run(server.start())
+    finally:
+        if server.proc is not None:
+            procs.append(server.proc)
+    ui_url = f"http://127.0.0.1:{ui}"
+    print(f"Temporal dev server: {server.address}   Web UI: {ui_url}   (state: {STATE / 'temporal.db'})", flush=True)
+    return dict(os.environ, TEMPORAL_ADDRESS=server.address, TEMPORAL_NAMESPACE="default", LAB_UI_URL=ui_url)
 
 
 def main() -> int:

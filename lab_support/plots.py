@@ -39,7 +39,8 @@ class LabFigure(Figure):
 def _seconds(value: Any, t0: pd.Timestamp) -> float:
     if isinstance(value, (int, float)):
         return float(value) - t0.timestamp()
-    return (pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)).timestamp() - t0.timestamp()
+    stamp = pd.Timestamp(value)
+    return (stamp if stamp.tzinfo else stamp.tz_localize("UTC")).timestamp() - t0.timestamp()
 
 
 def _unit(seconds: float) -> tuple[str, float]:

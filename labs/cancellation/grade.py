@@ -10,7 +10,7 @@ from types import ModuleType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.worker import Worker
 
-from lab_support.exercises import Verdict, not_attempted, not_yet, passed
+from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
 from lab_support.ledger import Ledger
 from lab_support.workers import WorkflowTaskFailed, wait_result, wait_running
@@ -39,10 +39,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
         try:
             await wait_result(handle, timeout=20)
         except WorkflowTaskFailed as e:
-            await handle.terminate("check finished")
-            if "TODO:" in str(e):
-                return not_attempted("cancellation")
-            return not_yet(f"The workflow task failed during cleanup: {str(e).splitlines()[0][:200]}", HINTS[0])
+            return await stuck_verdict(handle, e, "cancellation", HINTS[0], what="The workflow task failed during cleanup")
         except WorkflowFailureError:
             pass
     status = (await handle.describe()).status

@@ -8,7 +8,7 @@ from types import ModuleType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
-from lab_support.exercises import Verdict, not_attempted, not_yet, passed
+from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import fetch_runs
 from lab_support.server import start_dev_server
 from lab_support.workers import WorkflowTaskFailed, wait_result
@@ -42,10 +42,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
                 latest = lab.client.get_workflow_handle(workflow_id, result_type=module.Inbox)  # follows the runs
                 result = await wait_result(latest, timeout=6)
             except WorkflowTaskFailed as e:
-                await handle.terminate("check finished")
-                if "TODO:" in str(e):
-                    return not_attempted("monitor")
-                return not_yet(f"The workflow task failed: {str(e).splitlines()[0][:200]}", HINTS[0])
+                return await stuck_verdict(handle, e, "monitor", HINTS[0])
             except WorkflowFailureError as e:
                 return not_yet(f"The workflow ended early: {e.cause}. Did it continue as new in time?", HINTS[0])
             except TimeoutError:

@@ -10,7 +10,7 @@ from types import ModuleType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
-from lab_support.exercises import Verdict, not_attempted, not_yet, passed
+from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
 from lab_support.workers import WorkflowTaskFailed, wait_result
 
@@ -36,10 +36,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
         try:
             results = await wait_result(handle, timeout=30)
         except WorkflowTaskFailed as e:
-            await handle.terminate("check finished")
-            if "TODO:" in str(e):
-                return not_attempted("multi_agent")
-            return not_yet(f"The workflow task failed: {str(e).splitlines()[0][:200]}", HINTS[0])
+            return await stuck_verdict(handle, e, "multi_agent", HINTS[0])
         except WorkflowFailureError as e:
             return not_yet(f"The workflow failed: {e.cause}", HINTS[0])
     events = to_frame(await handle.fetch_history())

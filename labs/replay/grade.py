@@ -9,7 +9,7 @@ from types import ModuleType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Replayer, Worker
 
-from lab_support.exercises import Verdict, not_attempted, not_yet, passed
+from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
 from lab_support.workers import WorkflowTaskFailed, wait_result
 
@@ -37,13 +37,10 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
         try:
             result = await wait_result(handle, timeout=20)
         except WorkflowTaskFailed as e:
-            await handle.terminate("check finished")
-            text = str(e)
-            if "TODO:" in text:
-                return not_attempted("replay")
-            if "datetime" in text or "time." in text:
+            if "TODO:" not in str(e) and ("datetime" in str(e) or "time." in str(e)):
+                await handle.terminate("check finished")
                 return not_yet("The sandbox stopped your workflow: it read the real clock.", HINTS[1])
-            return not_yet(f"The workflow task failed: {text.splitlines()[0]}", HINTS[0])
+            return await stuck_verdict(handle, e, "replay", HINTS[0])
         except WorkflowFailureError as e:
             return not_yet(f"The workflow failed: {e.cause}", HINTS[0])
     history = await handle.fetch_history()

@@ -26,6 +26,12 @@ class TripTools:
     def _did(self, what: str) -> bool:
         return bool(((self.ledger.frame(what)["key"]) == activity.info().workflow_id).any())
 
+    def _undo(self, done: str, undone: str, step: int) -> str:
+        """Record `undone` once, and only if `done` happened: safe to repeat, safe for a step that never ran."""
+        if self._did(done) and not self._did(undone):
+            self._write(undone, step)
+        return undone
+
     def _write(self, what: str, step: int) -> None:
         info = activity.info()
         self.ledger.record(what, step, info.activity_type, key=info.workflow_id, attempt=info.attempt)
@@ -55,23 +61,17 @@ class TripTools:
     # or for a step that never happened, is harmless.
     @activity.defn(name="cancel_flight")
     async def cancel_flight(self, trip: Trip) -> str:
-        if self._did("flight booked") and not self._did("flight cancelled"):
-            self._write("flight cancelled", 1)
-        return "flight cancelled"
+        return self._undo("flight booked", "flight cancelled", 1)
 
     @activity.defn(name="cancel_hotel")
     async def cancel_hotel(self, trip: Trip) -> str:
         if activity.info().attempt == 1:  # the hotel's API is flaky: the compensation itself is retried
             raise ApplicationError("hotel API timed out")
-        if self._did("hotel booked") and not self._did("hotel cancelled"):
-            self._write("hotel cancelled", 2)
-        return "hotel cancelled"
+        return self._undo("hotel booked", "hotel cancelled", 2)
 
     @activity.defn(name="refund_card")
     async def refund_card(self, trip: Trip) -> str:
-        if self._did("card charged") and not self._did("card refunded"):
-            self._write("card refunded", 3)
-        return "refunded"
+        return self._undo("card charged", "card refunded", 3)
 
 
 def net_effects(ledger: Ledger, workflow_id: str) -> dict[str, int]:

@@ -11,7 +11,7 @@ from types import ModuleType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
-from lab_support.exercises import Verdict, not_attempted, not_yet, passed
+from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
 from lab_support.server import start_time_skipping
 from lab_support.workers import WorkflowTaskFailed, wait_result
@@ -40,10 +40,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
             try:
                 await wait_result(handle, timeout=30)
             except WorkflowTaskFailed as e:
-                await handle.terminate("check finished")
-                if "TODO:" in str(e):
-                    return not_attempted("timers")
-                return not_yet(f"The workflow task failed: {str(e).splitlines()[0][:200]}", HINTS[1])
+                return await stuck_verdict(handle, e, "timers", HINTS[1])
             except WorkflowFailureError as e:
                 return not_yet(f"The workflow failed: {e.cause}", HINTS[0])
             history = await handle.fetch_history()

@@ -8,7 +8,7 @@ from types import ModuleType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Replayer, Worker
 
-from lab_support.exercises import NotAttempted, Verdict, not_attempted, not_yet, passed
+from lab_support.exercises import NotAttempted, Verdict, not_attempted, not_yet, passed, stuck_verdict
 from lab_support.history import load_history, to_frame
 from lab_support.workers import WorkflowTaskFailed, wait_result
 
@@ -40,10 +40,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
         try:
             await wait_result(handle, timeout=20)
         except WorkflowTaskFailed as e:
-            await handle.terminate("check finished")
-            if "TODO:" in str(e):
-                return not_attempted("versioning")
-            return not_yet(f"A new run failed its workflow task: {str(e).splitlines()[0][:200]}", HINTS[0])
+            return await stuck_verdict(handle, e, "versioning", HINTS[0], what="A new run failed its workflow task")
         except WorkflowFailureError as e:
             return not_yet(f"A new run failed: {e.cause}", HINTS[0])
     events = to_frame(await handle.fetch_history())

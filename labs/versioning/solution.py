@@ -6,23 +6,11 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from .activities import fact_check, search, summarize
-    from .common import CALL, Topic
+    from .common import CALL, Pipeline, Topic
 
 
 @workflow.defn(name="ResearchPipeline")
-class ResearchPipeline:
-    def __init__(self) -> None:
-        self.published = False
-
-    @workflow.signal
-    def publish(self) -> None:
-        self.published = True
-
-    async def finish(self, path: str, summary: str, topic: Topic) -> str:
-        if topic.wait_for_publish:
-            await workflow.wait_condition(lambda: self.published)
-        return f"{path}: {summary}"
-
+class ResearchPipeline(Pipeline):
     @workflow.run
     async def run(self, topic: Topic) -> str:
         material = await workflow.execute_activity(search, topic.name, **CALL)
