@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 import uuid
@@ -10,7 +11,7 @@ import pytest
 
 from lab_support.ledger import Ledger
 from lab_support.server import LabError, ServerProcess, connect, find_binary, setup
-from lab_support.workers import KernelWorker, SubprocessWorker, wait_result
+from lab_support.workers import KernelWorker, SubprocessWorker, wait_result, wait_running
 from labs.replay.activities import Ticket
 from labs.replay.workflows import SupportAgent
 from labs.why_durable.steps import STEPS
@@ -46,8 +47,10 @@ async def test_server_sigkill_and_restart_loses_and_repeats_nothing(external, tm
         handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("s", heartbeat_timeout=30),
                                                  id=f"srv-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
         await ledger.wait_for(3, actor="durable")
-        external.kill()
+        await wait_running(handle)  # step 4 is running: it finishes while the server is down
+        killed = external.kill()
         assert external.proc.poll() is not None and not external.proc.returncode == 0
+        await asyncio.sleep(1)  # down for longer than the running step needs to finish
         await external.start()
         back = time.time()
         report = await wait_result(handle, timeout=60)
@@ -56,8 +59,10 @@ async def test_server_sigkill_and_restart_loses_and_repeats_nothing(external, tm
     effects = ledger.frame("durable")
     assert len(report.notes) == len(STEPS)
     assert sorted(effects["step"]) == list(range(1, len(STEPS) + 1)), "each side effect exactly once"
-    assert effects["attempt"].eq(1).all()
-    assert effects[effects["finished"] > back]["finished"].min() - back < 10
+    during = effects[(effects["finished"] > killed) & (effects["finished"] < back)]
+    assert list(during["attempt"]) == [1], "the step that finished during the outage was reported late, not redone"
+    assert (effects["finished"] > back).sum() >= len(STEPS) - 4, "the run went on after the restart"
+    # How long resumption takes is measured by benchmarks/bench.py, not asserted here.
 
 
 async def test_tls_against_a_plain_server_fails_fast_with_a_fix(external, monkeypatch):

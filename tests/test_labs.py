@@ -56,7 +56,6 @@ async def test_durable_agent_resumes_after_worker_sigkill(lab, tmp_path):
     assert sorted(effects["step"]) == list(range(1, len(STEPS) + 1)), "each step exactly once"
     resumed = effects[effects["started"] > killed_at].iloc[0]
     assert resumed["step"] == 5 and resumed["attempt"] == 2 and resumed["pid"] != first_pid
-    assert resumed["started"] - killed_at < 10
     events = to_frame(await handle.fetch_history())
     started = events[(events["type"] == "ActivityTaskStarted") & (events["lane"] == "run_step #5")].iloc[0]
     assert started["attempt"] == 2 and "Heartbeat" in started["failure"]
@@ -82,9 +81,7 @@ async def test_golden_histories_replay(file, workflow):
         workflow = getattr(importlib.import_module(module), name)
     # the planner builds its children's ids from its own id, so replay needs the recorded id
     workflow_id = "planner-golden" if file == "multi_agent_planner.json" else None
-    started = time.perf_counter()
     await Replayer(workflows=[workflow]).replay_workflow(load_history(HISTORIES / file, workflow_id))
-    assert time.perf_counter() - started < 5
 
 
 async def test_edited_support_agent_is_nondeterministic_against_the_golden_history():
