@@ -50,22 +50,54 @@ def _stop(proc) -> str:
     return out.decode(errors="replace")
 
 
-def _run_notebook_against(address: str, name: str) -> None:
-    """Execute a notebook in a kernel that sees the lab's variables, as JupyterLab's kernels do."""
-    import nbformat
-    from nbclient import NotebookClient
+def _run_notebook_in_lab_kernel(port: int, runtime_dir: Path, name: str) -> list[str]:
+    """Open a notebook in the lab's own JupyterLab (REST + kernel websocket) and run every code cell.
 
-    folder = Path(__file__).parent.parent / "notebooks"
-    nb = nbformat.read(folder / name, as_version=4)
-    old = dict(os.environ)
-    os.environ.update(TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE="default")
-    try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    first_output = nb.cells[[c.cell_type for c in nb.cells].index("code")].outputs
-    assert f"existing server at {address}" in str(first_output)
+    This is what a learner's click on "Run All" does: the kernel is started by the lab's Jupyter
+    server, so it sees only what the lab command gave it. Returns each code cell's text output;
+    fails on an error in a cell not tagged `raises-exception`."""
+    import nbformat
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    token = json.loads(next(runtime_dir.glob("jpserver-*.json")).read_text())["token"]
+    headers = {"Authorization": f"token {token}", "Content-Type": "application/json"}
+    body = json.dumps({"path": f"notebooks/{name}", "type": "notebook", "kernel": {"name": "python3"}}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/sessions", data=body, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as r:
+        kernel = json.loads(r.read())["kernel"]["id"]
+    nb = nbformat.read(Path(__file__).parent.parent / "notebooks" / name, as_version=4)
+
+    async def run_all() -> list[str]:
+        ws = await websocket_connect(HTTPRequest(f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels",
+                                                 headers=headers))
+        outputs = []
+        for cell in (c for c in nb.cells if c.cell_type == "code"):
+            msg_id = uuid.uuid4().hex
+            await ws.write_message(json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": "test", "username": "test",
+                           "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                "content": {"code": cell.source, "silent": False, "store_history": True, "user_expressions": {},
+                            "allow_stdin": False, "stop_on_error": True}}))
+            text, error, idle = [], None, False
+            while not idle:
+                msg = json.loads(await asyncio.wait_for(ws.read_message(), timeout=120))
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "stream" or kind in ("execute_result", "display_data"):
+                    text.append(content.get("text") or content.get("data", {}).get("text/plain", ""))
+                elif kind == "error":
+                    error = f"{content['ename']}: {content['evalue']}"
+                idle = kind == "status" and content["execution_state"] == "idle"
+            if error and "raises-exception" not in cell.metadata.get("tags", []):
+                raise AssertionError(f"cell failed in the lab's kernel: {error}\n{cell.source}")
+            outputs.append("".join(text))
+        ws.close()
+        return outputs
+
+    return asyncio.run(run_all())
 
 
 def test_lab_command_serves_on_loopback_keeps_state_and_cleans_up(tmp_path):
@@ -88,7 +120,8 @@ def test_lab_command_serves_on_loopback_keeps_state_and_cleans_up(tmp_path):
 
         asyncio.run(start_one())
 
-        _run_notebook_against(f"127.0.0.1:{ports[0]}", "01_workflows_activities_replay.ipynb")
+        outputs = _run_notebook_in_lab_kernel(ports[2], tmp_path / "rt", "01_workflows_activities_replay.ipynb")
+        assert f"existing server at 127.0.0.1:{ports[0]}" in outputs[0], outputs[0]
 
         async def agents_ran_there():
             client = await Client.connect(f"127.0.0.1:{ports[0]}")
