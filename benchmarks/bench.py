@@ -54,8 +54,7 @@ async def crash_recovery() -> None:
         worker = SubprocessWorker(lab, "labs.why_durable.worker", ledger=str(ledger.path)).start()
         handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("b"),
                                                  id=f"b-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
-        await ledger.wait_for(4, actor="durable")
-        await wait_running(handle)
+        await wait_running(handle, nth=5)
         killed = worker.kill()
         worker.restart()
         await wait_result(handle)
@@ -85,8 +84,7 @@ async def server_crash_recovery() -> None:
         worker = SubprocessWorker(lab, "labs.why_durable.worker", ledger=str(ledger.path)).start()
         handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("b", heartbeat_timeout=30),
                                                  id=f"b-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
-        await ledger.wait_for(3, actor="durable")
-        await wait_running(handle)  # kill mid-step, as notebook 00 does
+        await wait_running(handle, nth=4)  # kill mid-step, as notebook 00 does
         server.kill()
         await asyncio.sleep(1)  # a one-second outage
         await server.start()

@@ -241,21 +241,48 @@ async def _last_task_failure(handle: WorkflowHandle[Any, Any]) -> str | None:
     return failure
 
 
+_ACTIVITY_CLOSED = {f"activity_task_{end}_event_attributes" for end in ("completed", "failed", "timed_out", "canceled")}
+
+
+async def _nth_activity(handle: WorkflowHandle[Any, Any], nth: int) -> tuple[str | None, bool]:
+    """The activity id of the workflow's nth scheduled activity (None if not yet scheduled), and whether it has closed."""
+    scheduled, closed = [], set()
+    async for e in handle.fetch_history_events():
+        which = e.WhichOneof("attributes") or ""
+        if which == "activity_task_scheduled_event_attributes":
+            scheduled.append((e.event_id, e.activity_task_scheduled_event_attributes.activity_id))
+        elif which in _ACTIVITY_CLOSED:
+            closed.add(getattr(e, which).scheduled_event_id)
+    if len(scheduled) < nth:
+        return None, False
+    event_id, activity_id = scheduled[nth - 1]
+    return activity_id, event_id in closed
+
+
 async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collection[str] | None = None,
-                       timeout: float = 30.0) -> str:
-    """Wait until a worker is executing one of the workflow's activities (of a type in `activity`); returns its type."""
+                       timeout: float = 30.0, nth: int | None = None) -> str:
+    """Wait until a worker is executing an activity of the workflow (of a type in `activity`, or its `nth` scheduled one)."""
     wanted = {activity} if isinstance(activity, str) else set(activity or ())
     from temporalio.api.enums.v1 import PendingActivityState
 
+    # With `nth`, only that activity counts: one that just finished can still be listed as running
+    # for a few milliseconds, and a crash timed on it would hit its report in flight.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for pending in (await handle.describe()).raw_description.pending_activities:
-            if pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED and (
-                not wanted or pending.activity_type.name in wanted
-            ):
-                return pending.activity_type.name
+        nth_id = None
+        if nth is not None:
+            nth_id, closed = await _nth_activity(handle, nth)
+            if closed:
+                raise LabError(f"Activity #{nth} of {handle.id!r} has already finished; wait for an earlier point.")
+        if nth is None or nth_id is not None:
+            for pending in (await handle.describe()).raw_description.pending_activities:
+                if (pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                        and (not wanted or pending.activity_type.name in wanted)
+                        and (nth_id is None or pending.activity_id == nth_id)):
+                    return pending.activity_type.name
         await asyncio.sleep(0.03)
-    raise TimeoutError(f"No activity of {handle.id!r} started running within {timeout:g}s.")
+    which = f"activity #{nth}" if nth is not None else "activity"
+    raise TimeoutError(f"No {which} of {handle.id!r} started running within {timeout:g}s.")
 
 
 async def wait_result(handle: WorkflowHandle[Any, Any], timeout: float = 60.0) -> Any:

@@ -47,8 +47,7 @@ async def main() -> None:
         worker = SubprocessWorker(lab, "labs.why_durable.worker", ledger=str(ledger.path)).start()
         handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("golden"), id="research-golden",
                                                  task_queue=worker.task_queue)
-        await ledger.wait_for(4, actor="durable")
-        await wait_running(handle)
+        await wait_running(handle, nth=5)
         worker.kill()
         worker.restart()
         await wait_result(handle)

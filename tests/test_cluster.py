@@ -46,8 +46,7 @@ async def test_server_sigkill_and_restart_loses_and_repeats_nothing(external, tm
     try:
         handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("s", heartbeat_timeout=30),
                                                  id=f"srv-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
-        await ledger.wait_for(3, actor="durable")
-        await wait_running(handle)  # step 4 is running: it finishes while the server is down
+        await wait_running(handle, nth=4)  # step 4 is running: it finishes while the server is down
         killed = external.kill()
         assert external.proc.poll() is not None and not external.proc.returncode == 0
         await asyncio.sleep(1)  # down for longer than the running step needs to finish

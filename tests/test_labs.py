@@ -43,8 +43,7 @@ async def test_durable_agent_resumes_after_worker_sigkill(lab, tmp_path):
     try:
         handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("t"),
                                                  id=f"research-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
-        await ledger.wait_for(4, actor="durable")
-        await wait_running(handle)
+        await wait_running(handle, nth=5)
         killed_at = worker.kill()
         first_pid = ledger.frame("durable")["pid"].iloc[0]
         worker.restart()

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from lab_support.server import LabError
-from lab_support.workers import KernelWorker, SubprocessWorker, WorkflowTaskFailed, wait_result
+from lab_support.workers import KernelWorker, SubprocessWorker, WorkflowTaskFailed, wait_result, wait_running
 from labs.replay.activities import Ticket
 from labs.replay.workflows import StampedAgent, SupportAgent
 
@@ -70,6 +70,21 @@ async def test_subprocess_worker_runs_kill_restart(lab):
                                              id=f"sw-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
     assert (await wait_result(handle)).label == "bug"
     assert worker.stop() == 0  # graceful SIGTERM exit
+
+
+async def test_wait_running_waits_for_the_nth_activity_and_refuses_a_finished_one(lab, tmp_path):
+    from lab_support.ledger import Ledger
+    from labs.why_durable.workflows import ResearchAgent, ResearchRequest
+
+    ledger = Ledger(tmp_path / "l.db")
+    async with KernelWorker(lab, "labs.why_durable.worker", ledger=str(ledger.path)) as worker:
+        handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("n"), id=f"nth-{uuid.uuid4().hex[:6]}",
+                                                 task_queue=worker.task_queue)
+        assert await wait_running(handle, nth=3) == "run_step"
+        assert list(ledger.frame("durable")["step"]) == [1, 2], "step 3 is running, not done"
+        with pytest.raises(LabError, match="already finished"):
+            await wait_running(handle, nth=2)
+        await wait_result(handle)
 
 
 def test_subprocess_worker_that_cannot_start_says_where_to_look(lab):
