@@ -69,6 +69,26 @@ def setup() -> None:
     STAMP.write_text(_digest())
 
 
+def git_filter() -> None:
+    """In a git clone: strip notebook outputs when they are staged (nbstripout as a clean filter), so a
+    notebook JupyterLab autosaved with outputs leaves `git status`, `git diff` and commits clean."""
+    if not (ROOT / ".git").exists():
+        return
+    strip = f'"{PY}" -m nbstripout --keep-id'
+    for key, value in (("filter.nbstripout.clean", strip), ("filter.nbstripout.smudge", "cat"),
+                       ("diff.ipynb.textconv", f"{strip} -t")):
+        subprocess.run(["git", "config", key, value], cwd=ROOT, check=False)
+    where = subprocess.run(["git", "rev-parse", "--git-path", "info/attributes"], cwd=ROOT, capture_output=True, text=True)
+    if where.returncode != 0:
+        return
+    attributes = ROOT / where.stdout.strip()
+    line = "notebooks/*.ipynb filter=nbstripout diff=ipynb"
+    if line not in (attributes.read_text() if attributes.exists() else ""):
+        attributes.parent.mkdir(parents=True, exist_ok=True)
+        with attributes.open("a") as f:
+            f.write(line + "\n")
+
+
 def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     cmd = argv[0] if argv else "help"
@@ -76,6 +96,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     setup()
+    git_filter()
     if cmd == "setup":
         return 0
     if cmd == "lab":

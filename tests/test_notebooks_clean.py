@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,18 @@ def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 2
 
 
+ROOT = Path(__file__).parent.parent
+
+
+def _committed(path: Path) -> str:
+    """The notebook as git will commit it (the index blob); the file itself outside git or when untracked."""
+    shown = subprocess.run(["git", "show", f":{path.relative_to(ROOT)}"], cwd=ROOT, capture_output=True, text=True)
+    return shown.stdout if shown.returncode == 0 else path.read_text()
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_without_outputs(path: Path):
-    nb = json.loads(path.read_text())
+    nb = json.loads(_committed(path))  # what JupyterLab autosaves in the working file does not count
     dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
     assert not dirty, f"{path.name}: cells {dirty} carry outputs; clear them before committing"
 
@@ -44,3 +54,19 @@ def test_cells_meant_to_fail_are_tagged_not_commented(path: Path):
         source = "".join(cell["source"])
         lines = [l for l in source.splitlines() if l.strip()]
         assert not lines or not all(l.lstrip().startswith("#") for l in lines), "no commented-out cells"
+
+
+def test_the_git_filter_strips_outputs_that_jupyterlab_autosaves():
+    """tasks.py installs nbstripout as the notebooks' clean filter: staged notebooks lose their outputs."""
+    clean = subprocess.run(["git", "config", "filter.nbstripout.clean"], cwd=ROOT, capture_output=True, text=True)
+    if clean.returncode != 0:
+        pytest.skip("not a git clone set up by tasks.py")
+    attr = subprocess.run(["git", "check-attr", "filter", str(NOTEBOOKS[0].relative_to(ROOT))], cwd=ROOT,
+                          capture_output=True, text=True).stdout
+    assert attr.strip().endswith("nbstripout"), attr
+    nb = json.loads(NOTEBOOKS[0].read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["outputs"], code["execution_count"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}], 7
+    stripped = subprocess.run(clean.stdout.strip(), shell=True, input=json.dumps(nb), capture_output=True,
+                              text=True, cwd=ROOT, check=True).stdout
+    assert json.loads(stripped) == json.loads(NOTEBOOKS[0].read_text()), "outputs stripped, cell ids kept"
