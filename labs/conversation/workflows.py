@@ -132,13 +132,15 @@ class ChatSession:
         except ActivityError as e:
             if not isinstance(e.cause, CancelledError):
                 raise
+            if self.s.stream:
+                self.stream.topic(TOKENS).publish({"turn": turn, "done": True, "interrupted": True})
             self.replies[message.id] = Reply(INTERRUPTED, turn, self.s.run, interrupted=True)
             return  # the user's words stay in context; the half-written reply does not
         finally:
             self.in_flight = None
         self.s.messages.append({"role": "assistant", "content": text})
         if self.s.stream:
-            self.stream.topic(TOKENS).publish({"turn": turn, "done": True, "text": text})
+            self.stream.topic(TOKENS).publish({"turn": turn, "done": True})  # the reply is complete
         self.replies[message.id] = Reply(text, turn, self.s.run)
 
     async def _summarise(self) -> None:
