@@ -67,3 +67,40 @@ def break_stream(model: Model, after_chunks: int) -> None:
     from llmock.scenarios import StreamFault
 
     model._queue(StreamFault("disconnect", after_chunks=after_chunks))
+
+
+async def follow(client: Client, session_id: str, turns: int = 1, from_offset: int = 0,
+                 show: Any = None) -> list[tuple[int, dict[str, Any]]]:
+    """Subscribe to a session's token stream from `from_offset` until `turns` turns are done.
+
+    Returns [(offset, item), ...]; calls `show(offset, item)` for each item as it arrives (e.g. to redraw).
+    """
+    from datetime import timedelta
+
+    from temporalio.contrib.workflow_streams import WorkflowStreamClient
+
+    from .activities import TOKENS
+
+    import asyncio
+
+    from temporalio.service import RPCError, RPCStatusCode
+
+    for _ in range(100):  # the first message may still be starting the session
+        try:
+            await client.get_workflow_handle(session_id).describe()
+            break
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await asyncio.sleep(0.05)
+    items: list[tuple[int, dict[str, Any]]] = []
+    done = 0
+    stream = WorkflowStreamClient.create(client, session_id)
+    async for item in stream.subscribe(TOKENS, from_offset=from_offset, poll_cooldown=timedelta(milliseconds=20)):
+        items.append((item.offset, item.data))
+        if show is not None:
+            show(item.offset, item.data)
+        done += bool(item.data.get("done"))
+        if done >= turns:
+            break
+    return items
