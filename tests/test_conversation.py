@@ -8,11 +8,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from llmock.scenarios import Delay, Match
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.worker import Worker
 
 from lab_support.exercises import check
-from lab_support.history import fetch_history, to_frame
+from lab_support.history import fetch_history, fetch_runs, to_frame
 from lab_support.llm import start_model
 from lab_support.server import start_dev_server
 from lab_support.workers import SubprocessWorker, wait_running
@@ -129,11 +130,12 @@ async def test_a_new_message_interrupts_the_model_call_in_flight(lab, model):
 
 async def test_no_message_is_lost_across_continue_as_new_hand_overs(lab, model):
     session_id, tq = _ids()
-    session = Session(session_id, memory="summary", summarise_after=3, keep_turns=1, interrupt=False)
+    session = Session(session_id, memory="summary", summarise_after=3, keep_turns=1, interrupt=False, stream=True)
+    # Only the summary call is slow (chat turns stream, the summary does not): messages arrive during the hand-over.
+    model.fake.state.scenarios.add(Delay(1.5, match=Match(stream=False)))
     async with _worker(lab.client, model, tq):
         for i in range(3):
             await say(lab.client, session, f"before {i}", tq)
-        model.slow(1.5)  # the summary call is slow: the next messages arrive during the hand-over
         await wait_running(lab.client.get_workflow_handle(session_id), "summarise")
         replies = await asyncio.gather(*(say(lab.client, session, f"during {i}", tq) for i in range(6)))
         status = await lab.client.get_workflow_handle(session_id).query(ChatSession.status)
@@ -141,6 +143,12 @@ async def test_no_message_is_lost_across_continue_as_new_hand_overs(lab, model):
     assert not any(r.interrupted for r in replies)
     assert status.turns == 9 and status.run >= 2 and status.summaries == status.run - 1
     sent = sent_contexts(model)
+    first = to_frame((await fetch_runs(lab.client, session_id))[0])
+    scheduled = first[first["type"] == "ActivityTaskScheduled"]
+    summary_at = scheduled.index[scheduled["name"].str.startswith("summarise")][0]
+    accepted_after = first.loc[summary_at:]["type"].eq("WorkflowExecutionUpdateAccepted").sum()
+    assert accepted_after >= 1 and first["type"].iloc[-1] == "WorkflowExecutionContinuedAsNew", \
+        "messages were accepted during the hand-over and answered before the run continued as new"
     chats = sent[sent["system"].str.startswith("You are")]
     assert sorted(chats["last_user"]) == sorted([f"before {i}" for i in range(3)] + [f"during {i}" for i in range(6)])
 
