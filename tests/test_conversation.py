@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from llmock.scenarios import Delay, Match
-from temporalio.contrib.workflow_streams import WorkflowStreamClient
+from temporalio.contrib.workflow_streams import PollInput, PollResult, WorkflowStreamClient
 from temporalio.worker import Worker
 
 from lab_support.exercises import check
@@ -130,7 +130,8 @@ async def test_a_new_message_interrupts_the_model_call_in_flight(lab, model):
 
 async def test_no_message_is_lost_across_continue_as_new_hand_overs(lab, model):
     session_id, tq = _ids()
-    session = Session(session_id, memory="summary", summarise_after=3, keep_turns=1, interrupt=False, stream=True)
+    session = Session(session_id, memory="summary", summarise_after=3, keep_turns=1, interrupt=False, stream=True,
+                      stream_keep=4)
     # Only the summary call is slow (chat turns stream, the summary does not): messages arrive during the hand-over.
     model.fake.state.scenarios.add(Delay(1.5, match=Match(stream=False)))
     async with _worker(lab.client, model, tq):
@@ -139,7 +140,11 @@ async def test_no_message_is_lost_across_continue_as_new_hand_overs(lab, model):
         await wait_running(lab.client.get_workflow_handle(session_id), "summarise")
         replies = await asyncio.gather(*(say(lab.client, session, f"during {i}", tq) for i in range(6)))
         status = await lab.client.get_workflow_handle(session_id).query(ChatSession.status)
+        retained = await lab.client.get_workflow_handle(session_id).query(
+            "__temporal_workflow_stream_poll", PollInput(from_offset=0), result_type=PollResult)
     assert sorted(r.turn for r in replies) == list(range(4, 10)), "every message sent during it answered once"
+    assert retained.items and retained.items[0].offset > 0, "the stream was truncated at the hand-over"
+    assert retained.items[-1].offset == retained.next_offset - 1, "offsets stay global across runs"
     assert not any(r.interrupted for r in replies)
     assert status.turns == 9 and status.run >= 2 and status.summaries == status.run - 1
     sent = sent_contexts(model)

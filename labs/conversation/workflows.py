@@ -54,6 +54,7 @@ class Session:
     summarise_after: int = 6  # turns held before the session summarises and continues as new
     stream: bool = False  # publish reply tokens to the workflow stream
     interrupt: bool = True  # a new message cancels the model call in flight
+    stream_keep: int = 500  # stream items carried into the next run (a subscriber asking for older ones restarts there)
     summary: str = ""
     messages: list[dict[str, str]] = field(default_factory=list)
     turns: int = 0  # user messages handled, over all runs
@@ -118,6 +119,8 @@ class ChatSession:
             if self.pending:
                 continue  # answer messages that arrived during the hand-over in this run first
             self.s.run += 1
+            end = (state := self.stream.get_state()).base_offset + len(state.log)
+            self.stream.truncate(max(state.base_offset, end - self.s.stream_keep))  # carry only the newest items
             self.s.stream_state = self.stream.get_state()
             workflow.continue_as_new(self.s)
 
