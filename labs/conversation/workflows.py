@@ -67,8 +67,8 @@ class Session:
 class ChatSession:
     @workflow.init
     def __init__(self, session: Session) -> None:
-        # State comes from the input BEFORE any update handler runs: messages sent during a
-        # continue-as-new hand-over wait for the new run and land in the carried state.
+        # State comes from the input BEFORE any update handler runs: a message that reaches the server
+        # while a run is closing is delivered to the next run, and must find the carried state there.
         self.s = session
         self.stream = WorkflowStream(session.stream_state)
         self.pending: list[UserMessage] = []
