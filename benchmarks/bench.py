@@ -138,6 +138,62 @@ def big_history() -> None:
     line(f"{len(df)}-event history -> both", t2 - t0, "s", "target < 3 s")
 
 
+async def conversation() -> None:
+    """Lesson 14: interrupt and reconnect latencies, and the history budget of a 14-turn session."""
+    from lab_support import KernelWorker, fetch_history, setup, to_frame, wait_running
+    from lab_support.llm import start_model
+    from labs.conversation.budget import LIMITS, long_session, turn_bytes
+    from labs.conversation.session import follow, pace, say
+    from labs.conversation.storage import claim_check_converter, with_converter
+    from labs.conversation.workflows import Session
+
+    lab = await setup(own_server=True, ui=False, dynamic_config=LIMITS)
+    model = start_model(fake=True)
+    worker = await KernelWorker(lab, "labs.conversation.worker", **model.worker_config()).start()
+    cancels, replies = [], []
+    for _ in range(3):
+        chat = Session(f"bench-int-{uuid.uuid4().hex[:6]}")
+        await say(lab.client, chat, "hi", worker.task_queue)
+        model.slow(4)
+        slow = asyncio.ensure_future(say(lab.client, chat, "a long essay", worker.task_queue))
+        handle = lab.client.get_workflow_handle(chat.session_id)
+        await wait_running(handle, "chat", nth=2)
+        t0 = time.time()
+        await say(lab.client, chat, "the short answer", worker.task_queue)
+        replies.append(time.time() - t0)
+        await slow
+        events = to_frame(await fetch_history(handle))
+        cancels.append(events.loc[events["type"] == "ActivityTaskCanceled", "time"].iloc[0].timestamp() - t0)
+    line("interrupt: new message -> model call canceled (median)", statistics.median(cancels), "s")
+    line("interrupt: new message -> its reply (median of 3)", statistics.median(replies), "s")
+    pace(model, 20)
+    model.say("word " * 60)
+    streamed = Session(f"bench-stream-{uuid.uuid4().hex[:6]}", stream=True)
+    await say(lab.client, streamed, "stream please", worker.task_queue)
+    everything = await follow(lab.client, streamed.session_id)
+    reconnects = []
+    for offset in (10, 30, 50):
+        t0 = time.time()
+        assert await follow(lab.client, streamed.session_id, from_offset=offset) == everything[offset:]
+        reconnects.append(time.time() - t0)
+    line("stream reconnect from an offset, rest delivered (median)", statistics.median(reconnects), "s")
+    claims = with_converter(lab.client, claim_check_converter(Path(tempfile.mkdtemp()) / "claims"))
+    claim_worker = await KernelWorker(claims, "labs.conversation.worker", **model.worker_config()).start()
+    for name, client, session, queue in [
+        ("naive", lab.client, Session(f"bench-naive-{uuid.uuid4().hex[:6]}"), worker.task_queue),
+        ("summary", lab.client, Session(f"bench-sum-{uuid.uuid4().hex[:6]}", memory="summary"), worker.task_queue),
+        ("claim check", claims, Session(f"bench-cc-{uuid.uuid4().hex[:6]}"), claim_worker.task_queue),
+    ]:
+        run = await long_session(client, session, 14, queue)
+        frame = await turn_bytes(client, session.session_id, run["first_run_id"])
+        line(f"budget {name}: turns answered of 14 (128 KiB limit)", run["answered"], "")
+        line(f"budget {name}: history KiB, all runs", frame["bytes"].sum() / 1024, "KiB")
+    await claim_worker.stop()
+    await worker.stop()
+    model.stop()
+    await lab.close()
+
+
 def notebooks() -> None:
     import nbformat
     from nbclient import NotebookClient
@@ -158,6 +214,7 @@ async def main() -> None:
     await crash_recovery()
     await server_crash_recovery()
     big_history()
+    await conversation()
     if "--notebooks" in sys.argv:
         notebooks()
 
