@@ -185,6 +185,14 @@ def load_history(source: str | Path | dict[str, Any] | list[Any], workflow_id: s
     return LabHistory(workflow_id or name, raw=_normalise(events, name), source=name)
 
 
+def _malformed(name: str, e: dict[str, Any], what: str) -> LabError:
+    """The error for one unreadable event, naming it."""
+    typ = _pascal(e.get("eventType")) if isinstance(e.get("eventType"), (str, int)) else None
+    return LabError(f"{name} has a malformed event: eventId {e.get('eventId')!r}" + (f" ({typ})" if typ else "")
+                    + f": {what}. Fix: correct that event, or re-export the history "
+                    "(`save_history`, or `temporal workflow show -w <id> -o json`).")
+
+
 def _recorded_id(history: dict[str, Any]) -> str | None:
     for key in ("workflowId", "workflow_id"):
         if isinstance(history.get(key), str):
@@ -313,12 +321,10 @@ def _normalise(events: list[Any], name: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for i, e in enumerate(events):
         if not isinstance(e, dict):
-            raise LabError(f"{name} has a malformed event (#{i + 1} in the file is {type(e).__name__}, not an object). "
-                           f"{_EXPORT_FIX}")
+            raise _malformed(name, {"eventId": f"#{i + 1} in the file"}, f"a {type(e).__name__}, not an object")
         typ, modern, enum_name = _type_names(e)
         if typ is None:
-            raise LabError(f"{name} has a malformed event (eventId {e.get('eventId')!r}: no eventType and no "
-                           f"*EventAttributes). {_EXPORT_FIX}")
+            raise _malformed(name, e, "no eventType and no *EventAttributes")
         if (modern != typ or e.get("eventType") != enum_name or not isinstance(e.get("eventTime"), str)
                 or not _UI_KEYS.isdisjoint(e)):  # copy: never change the caller's dict
             e = {k: v for k, v in e.items() if k not in _UI_KEYS}
@@ -348,8 +354,8 @@ def _time_of(e: dict[str, Any], name: str) -> str:
             raise ValueError(value)
         return pd.Timestamp(ns, unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.") + f"{ns % 1_000_000_000:09d}Z"
     except (TypeError, ValueError, OverflowError):
-        raise LabError(f"{name}: event {e.get('eventId')!r} has no readable time ({value!r}; expected `eventTime` "
-                       f"RFC3339 text or a nanosecond `timestamp`). {_EXPORT_FIX}") from None
+        raise _malformed(name, e, f"no readable time ({value!r}; expected `eventTime` RFC3339 text or a "
+                                  "nanosecond `timestamp`)") from None
 
 
 def _order(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -359,8 +365,7 @@ def _order(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
         try:
             ids.append(int(e["eventId"]))
         except (KeyError, TypeError, ValueError):
-            raise LabError(f"{name} has a malformed event: #{i + 1} in the file ({_pascal(e.get('eventType'))}) has "
-                           f"eventId {e.get('eventId')!r}, not a number. {_EXPORT_FIX}") from None
+            raise _malformed(name, e, f"eventId {e.get('eventId')!r} is not a number (#{i + 1} in the file)") from None
     if any(b <= a for a, b in zip(ids, ids[1:])):
         order = sorted(range(len(ids)), key=ids.__getitem__)
         events, ids = [events[i] for i in order], [ids[i] for i in order]
@@ -739,8 +744,8 @@ def _json_rows(raw: list[dict[str, Any]], name: str) -> tuple[list[tuple[Any, ..
     times = pd.to_datetime(pd.Series([e["eventTime"] for e in raw]), utc=True, format="ISO8601", errors="coerce")
     if times.isna().any():
         bad = raw[int(np.argmax(times.isna().to_numpy()))]
-        raise LabError(f"{name}: event {bad.get('eventId')} has an unreadable eventTime {bad.get('eventTime')!r} "
-                       f"(expected RFC3339, e.g. 2025-01-31T12:00:00.123Z). {_EXPORT_FIX}")
+        raise _malformed(name, bad, f"unreadable eventTime {bad.get('eventTime')!r} (expected RFC3339, e.g. "
+                                    "2025-01-31T12:00:00.123Z)")
     ns = times.dt.as_unit("ns").astype("int64").to_numpy()
     time_bytes = _time_bytes(ns)
     rows = []
@@ -752,7 +757,7 @@ def _json_rows(raw: list[dict[str, Any]], name: str) -> tuple[list[tuple[Any, ..
         which = _snake(key) if key else ""
         category, refs, failures, has_attempt = _kind(which) if key else ("workflow", (), (), False)
         if a is not None and not isinstance(a, dict):
-            raise LabError(f"{name}: event {event_id} has {key} = {a!r}, not an object. {_EXPORT_FIX}")
+            raise _malformed(name, e, f"{key} is {str(a)[:40]!r}, not an object")
         own = _own_name(which, a) if a is not None else None
         ref = event_id
         if a is not None and own is None:
@@ -768,8 +773,7 @@ def _json_rows(raw: list[dict[str, Any]], name: str) -> tuple[list[tuple[Any, ..
             size, payload = _fields(e, _EVENT, "eventTime", key)
             attempt = int(a.get("attempt") or 0) if a is not None and has_attempt else None
         except (TypeError, ValueError, AttributeError) as err:
-            raise LabError(f"{name}: event {event_id} ({_pascal(e.get('eventType'))}) has a malformed field "
-                           f"({err}). {_EXPORT_FIX}") from None
+            raise _malformed(name, e, f"a field the SDK could not read ({err})") from None
         rows.append((event_id, _type_names(e)[1], category, own or names.get(ref), lane, ref, attempt,
                      _json_failure(which, a, failures) if a is not None else None, payload, size + int(tb)))
     return rows, times
