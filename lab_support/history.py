@@ -217,6 +217,9 @@ def _container(data: Any, workflow_id: str | None, name: str) -> list[Any]:
     if isinstance(data, dict):
         events = _events_of(data)
         if events is None:
+            if "eventType" in data and "eventId" in data:
+                raise LabError(f"{name} is ONE event (eventId {data['eventId']}, {_pascal(data['eventType'])}), not a "
+                               f"history. {_EXPORT_FIX}")
             if data.get("rawHistory"):
                 raise LabError(f"{name} holds only `rawHistory` blobs (binary protobuf), no JSON events. {_EXPORT_FIX}")
             raise LabError(f"{name} is JSON but not a Temporal history (expected an object with an 'events' list, "
@@ -319,17 +322,20 @@ def _type_names(e: dict[str, Any]) -> tuple[Any, Any, Any]:
 def _normalise(events: list[Any], name: str) -> list[dict[str, Any]]:
     """Events in today's proto JSON: ascending ids, `eventTime` RFC3339, `EVENT_TYPE_*`; `_original_type` kept if renamed."""
     out: list[dict[str, Any]] = []
+    legacy = any(isinstance(e, dict) and (_type_names(e)[0] != _type_names(e)[1] or "eventTime" not in e and "timestamp" in e)
+                 for e in events)  # a pre-1.0 history: its other events carry old field names too
     for i, e in enumerate(events):
         if not isinstance(e, dict):
             raise _malformed(name, {"eventId": f"#{i + 1} in the file"}, f"a {type(e).__name__}, not an object")
         typ, modern, enum_name = _type_names(e)
         if typ is None:
             raise _malformed(name, e, "no eventType and no *EventAttributes")
-        if (modern != typ or e.get("eventType") != enum_name or not isinstance(e.get("eventTime"), str)
+        if (legacy or e.get("eventType") != enum_name or not isinstance(e.get("eventTime"), str)
                 or not _UI_KEYS.isdisjoint(e)):  # copy: never change the caller's dict
             e = {k: v for k, v in e.items() if k not in _UI_KEYS}
-            if modern != typ:
+            if legacy:
                 e = _modernise(e)
+            if modern != typ:
                 e["_original_type"] = typ
             if not isinstance(e.get("eventTime"), str):
                 e["eventTime"] = _time_of(e, name)
@@ -379,22 +385,29 @@ def _order(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
 
 
 def _parse_events(raw: list[dict[str, Any]], name: str) -> list[HistoryEvent]:
-    """SDK event objects for replay; a LabError naming the first event the SDK cannot read."""
+    """SDK event objects for replay; a LabError naming the first event the SDK cannot read faithfully."""
     clean = [{k: v for k, v in e.items() if k != "_original_type"} for e in raw]
+    fix = "Fix: export the raw history with `temporal workflow show -w <id> -o json` (to_frame reads this one as it is)."
+    for e in clean:  # the SDK's parser would silently turn these into empty payloads
+        if _decoded_payloads(e):
+            raise LabError(f"{name}: event {e.get('eventId')} ({_pascal(e.get('eventType'))}) carries payloads decoded "
+                           f"for display (the Web UI's view), so it cannot be replayed. {fix}")
     try:
-        return list(WorkflowHistory.from_json(name, {"events": clean}).events)
+        events = list(WorkflowHistory.from_json(name, {"events": clean}).events)
     except Exception:  # noqa: BLE001 - find the event and say which
-        pass
-    for e in clean:
-        try:
-            WorkflowHistory.from_json(name, {"events": [e]})
-        except Exception as err:  # noqa: BLE001
-            hint = (" Its payloads look decoded (the Web UI's view); replay needs the raw history."
-                    if _decoded_payloads(e) else "")
-            raise LabError(f"{name}: the SDK cannot read event {e.get('eventId')} ({_pascal(e.get('eventType'))}) for "
-                           f"replay: {str(err)[:200]}.{hint} Fix: export the raw history with "
-                           "`temporal workflow show -w <id> -o json` (to_frame works without this).") from None
-    raise LabError(f"{name}: the SDK cannot read this history for replay. {_EXPORT_FIX}")
+        for e in clean:
+            try:
+                WorkflowHistory.from_json(name, {"events": [e]})
+            except Exception as err:  # noqa: BLE001
+                raise LabError(f"{name}: the SDK cannot read event {e.get('eventId')} ({_pascal(e.get('eventType'))}) "
+                               f"for replay: {str(err)[:200]}. {fix}") from None
+        raise
+    for e, parsed in zip(clean, events):  # the SDK's parser reads a type it does not know as 0 (Unspecified)
+        if parsed.event_type == 0 and e.get("eventType") not in (0, "EVENT_TYPE_UNSPECIFIED"):
+            raise LabError(f"{name}: event {e.get('eventId')} has type {_pascal(e.get('eventType'))}, which this SDK "
+                           "does not know (a newer server?), so it cannot be replayed here. Fix: upgrade temporalio, "
+                           "or replay a history without it (to_frame shows it by name).")
+    return events
 
 
 def _decoded_payloads(value: Any) -> bool:
@@ -799,7 +812,10 @@ def _pending_rows(history: LabHistory, df: pd.DataFrame) -> pd.DataFrame:
             "state": PendingActivityState.Name(p.state).removeprefix("PENDING_ACTIVITY_STATE_").lower().replace("_", " "),
             "last_started": stamp(p, "last_started_time"), "next_attempt": stamp(p, "next_attempt_schedule_time"),
         })
-    return pd.DataFrame(rows)
+    extra = pd.DataFrame(rows).astype({"event_id": "Int64", "ref": "Int64", "attempt": "Int64"})
+    for column in ("last_started", "next_attempt"):
+        extra[column] = pd.to_datetime(extra[column], utc=True).astype("datetime64[us, UTC]")
+    return extra
 
 
 def to_frame(history: WorkflowHistory | list[HistoryEvent]) -> pd.DataFrame:

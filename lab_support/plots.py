@@ -102,6 +102,8 @@ def timeline(
     attempt number and last failure (all the history keeps). Pass `attempts` (rows with `activity_id`,
     `attempt`, `start`, `end`, optional `error`) to draw every attempt as its own bar; `marks` maps a
     label to a time (datetime or epoch seconds) drawn as a vertical line, e.g. {"worker killed": t}.
+    A running workflow's frame from `fetch_history(handle, pending=True)` draws up to "now" and labels each
+    pending activity with its attempt, last failure and the time to its next attempt (from describe()).
     """
     t0 = df["time"].iloc[0]
     now = df.attrs.get("now")  # a running workflow's frame from fetch_history(..., pending=True)
@@ -160,10 +162,11 @@ def timeline(
             ax.plot([t_end, s["next"]], [y[lane]] * 2, ls=":", color="#a63603", lw=1.2)
             ax.plot([s["next"]], [y[lane]], ">", color="#a63603", ms=6)
         if (s["attempt"] > 1 or s["pending"]) and not collapse:
-            note = f"attempt {s['attempt']}" + (f" · last: {s['failure'][:40]}" if s["failure"] else "")
-            if s["pending"]:
-                note += f" · {s['pending']} (describe)" + (
-                    f", next attempt in {(s['next'] - t_end) * scale:.1f} s" if s["next"] is not None else "")
+            note = f"attempt {s['attempt']}"
+            if s["pending"]:  # from describe(): the history has no event for it yet
+                note = f"pending (describe): {note} " + (
+                    f"starts in {(s['next'] - t_end) * scale:.1f} s" if s["next"] is not None else s["pending"])
+            note += f" · last: {s['failure'][:40]}" if s["failure"] else ""
             ax.annotate(note, (s["open"], y[lane] - h / 2), xytext=(0, 1), textcoords="offset points",
                         fontsize=7.5, color="#7f2704", va="bottom")
     for (lane, style, hatched), xs in by_style.items():
@@ -202,6 +205,8 @@ def timeline(
         ("task", "workflow task"), ("wait", "scheduled, not started"), ("ok", "completed"),
         ("failed", "failed"), ("timer", "timer"), ("child", "child workflow"))]
     legend.append(Patch(facecolor=COLORS["retry"], hatch="///", edgecolor="#a63603", label="retrying"))
+    if any(s["pending"] for s in spans):
+        legend.append(Line2D([], [], marker=">", ls=":", color="#a63603", label="next attempt (describe)"))
     legend += [Line2D([], [], marker=m, color=COLORS[c], ls="none", label=c) for c, m in (("signal", "v"), ("update", "D"), ("marker", "|"))]
     fig.legend(handles=legend, loc="outside lower center", ncol=9, fontsize=8, frameon=False)
     return fig
