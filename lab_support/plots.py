@@ -121,8 +121,12 @@ def timeline(
 
     def bars(lane: str, xs: list[tuple[float, float]], color: str, **kw: Any) -> None:
         if xs:  # one PolyCollection of rectangles (what broken_barh makes, without its per-bar unit handling)
-            a, b = np.array(xs, dtype=float).T
+            a, b = np.array(sorted(xs), dtype=float).T
             b = a + np.maximum(b - a, t_end / 400 or 0.01)
+            if len(a) > 2000:  # thousands of bars: merge those closer than a pixel (the picture is the same)
+                gap = a[1:] > np.maximum.accumulate(b)[:-1] + t_end / 2000
+                starts = np.concatenate([[0], np.flatnonzero(gap) + 1])
+                a, b = a[starts], np.maximum.reduceat(b, starts)
             y0, y1 = np.full_like(a, y[lane] - h / 2), np.full_like(a, y[lane] + h / 2)
             verts = np.stack([np.stack(p, axis=1) for p in ((a, y0), (a, y1), (b, y1), (b, y0))], axis=1)
             ax.add_collection(PolyCollection(verts, facecolors=color, edgecolor=kw.pop("edgecolor", "none"), **kw),
@@ -143,7 +147,8 @@ def timeline(
     bars("workflow", ok_tasks, COLORS["task"])
     bars("workflow", bad_tasks, COLORS["failed"])
     for category, marker, dy in (("signal", "v", -0.22), ("update", "D", 0.0), ("marker", "|", 0.22)):
-        sel = df[(df["category"] == category) & ~df["type"].str.endswith(("Completed", "Failed"))]
+        sel = df[df["category"] == category]
+        sel = sel[~sel["type"].str.endswith(("Completed", "Failed"))]
         if len(sel):
             ax.plot(sel["t"], [y["workflow"] + dy] * len(sel), marker, color=COLORS[category], ms=8, ls="none")
 
