@@ -106,15 +106,21 @@ async def fetch_history(source: Lab | Client | WorkflowHandle[Any, Any], workflo
                       now=datetime.now(timezone.utc) if running else None)
 
 
-async def wait_event(handle: WorkflowHandle[Any, Any], event_type: str, count: int = 1, timeout: float = 60.0) -> pd.DataFrame:
-    """Wait until the history has `count` events of `event_type` (e.g. "TimerFired"); returns the frame."""
+async def wait_event(handle: WorkflowHandle[Any, Any], event_type: str, count: int = 1, timeout: float = 60.0,
+                     **where: Any) -> pd.DataFrame:
+    """Wait until the history has `count` events of `event_type` (e.g. "TimerFired") whose columns equal `where`
+    (e.g. attempt=2); "PendingActivity" waits on describe()'s pending activities. Returns the frame."""
     deadline = time.monotonic() + timeout
     while True:
-        df = to_frame(await fetch_history(handle))
-        if (df["type"] == event_type).sum() >= count:
+        df = to_frame(await fetch_history(handle, pending=event_type == "PendingActivity"))
+        rows = df[df["type"] == event_type]
+        for column, value in where.items():
+            rows = rows[rows[column] == value] if column in rows else rows.iloc[:0]
+        if len(rows) >= count:
             return df
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{handle.id!r} has fewer than {count} {event_type} events after {timeout:g}s")
+            which = "".join(f", {k}={v!r}" for k, v in where.items())
+            raise TimeoutError(f"{handle.id!r} has fewer than {count} {event_type} events{which} after {timeout:g}s")
         await asyncio.sleep(0.1)
 
 
