@@ -146,8 +146,9 @@ def save_history(history: WorkflowHistory, path: str | Path) -> Path:
     """Write a history as JSON (the same format as `temporal workflow show -o json`); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(history, LabHistory) and history._events is None and history.raw is not None:
-        path.write_text(json.dumps({"events": history.raw}, indent=2))
+    if isinstance(history, LabHistory) and history.raw is not None:  # as loaded (names mapped), without re-encoding
+        events = [{k: v for k, v in e.items() if k != "_original_type"} for e in history.raw]
+        path.write_text(json.dumps({"events": events}, indent=2))
     else:
         path.write_text(history.to_json())
     return path
@@ -359,7 +360,7 @@ def _time_of(e: dict[str, Any], name: str) -> str:
             ns = int(value.get("seconds", 0)) * 1_000_000_000 + int(value.get("nanos", 0))
         elif isinstance(value, (int, str)) and not isinstance(value, bool) and str(value).lstrip("-").isdigit():
             ns = int(value)
-            ns = ns * 1_000_000_000 if abs(ns) < 10**11 else ns  # seconds, not nanoseconds
+            ns = ns * 1_000_000_000 if abs(ns) < 10**11 else ns  # that small, it counts seconds (before 1973 as ns)
         elif isinstance(value, str):
             return value
         else:
@@ -831,7 +832,7 @@ def to_frame(history: WorkflowHistory | list[HistoryEvent]) -> pd.DataFrame:
     a history from `fetch_history(handle, pending=True)` of a running workflow adds one `PendingActivity` row
     per pending activity (no event id; time = when describe() was read) and the columns `state`,
     `last_started`, `next_attempt`; `df.attrs["now"]` is that moment (timeline draws up to it)."""
-    raw = history.raw if isinstance(history, LabHistory) and history._events is None else None
+    raw = history.raw if isinstance(history, LabHistory) else None
     if raw is not None:
         rows, times = _json_rows(raw, history.source)
         time_col = times.dt.floor("us").astype("datetime64[us, UTC]")
