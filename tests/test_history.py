@@ -223,10 +223,7 @@ def test_empty_string_and_folder_are_clear_errors(tmp_path):
 # -- a retrying activity seen while it waits (describe) ------------------------------------------------------
 
 async def test_pending_activity_shows_attempt_and_last_failure_while_it_waits(lab, tmp_path):
-    import asyncio
-    import time
-
-    from lab_support.history import fetch_history
+    from lab_support.history import fetch_history, wait_event
     from lab_support.ledger import Ledger
     from lab_support.llm import start_model
     from lab_support.plots import timeline
@@ -241,15 +238,9 @@ async def test_pending_activity_shows_attempt_and_last_failure_while_it_waits(la
             handle = await lab.client.start_workflow(
                 AskModel.run, Ask("q", Policy(initial_interval=4.0, backoff=1.0)), id=f"pending-{uuid.uuid4().hex[:6]}",
                 task_queue=w.task_queue)
-            deadline = time.monotonic() + 30
-            while True:  # until attempt 1 has failed and attempt 2 waits its turn
-                history = await fetch_history(handle, pending=True)
-                df = to_frame(history)
-                rows = df[df["type"] == "PendingActivity"]
-                if len(rows) and rows["attempt"].iloc[0] >= 2 and rows["state"].iloc[0] == "scheduled":
-                    break
-                assert time.monotonic() < deadline, df.tail(3).to_string()
-                await asyncio.sleep(0.2)
+            # attempt 1 failed; attempt 2 waits its turn (4 s)
+            df = await wait_event(handle, "PendingActivity", attempt=2, state="scheduled", timeout=30)
+            rows = df[df["type"] == "PendingActivity"]
             plain = to_frame(await fetch_history(handle))
             await handle.terminate()
     finally:
