@@ -638,12 +638,32 @@ def _kind(which: str) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
     return kind
 
 
+_CARRIES: dict[Any, bool] = {}
+
+
+def _carries_payload(desc: Descriptor) -> bool:
+    """Whether a message type can hold a Payload anywhere inside (memoised; skips most of a history)."""
+    found = _CARRIES.get(desc)
+    if found is None:
+        seen, stack, found = set(), [desc], False
+        while stack and not found:
+            d = stack.pop()
+            found = d.full_name == _PAYLOAD
+            if d not in seen:
+                seen.add(d)
+                stack.extend(f.message_type for f in d.fields if f.message_type is not None)
+        _CARRIES[desc] = found
+    return found
+
+
 def _payload_bytes(msg: Message) -> int:
     if msg.DESCRIPTOR.full_name == _PAYLOAD:
         return msg.ByteSize()
+    if not _carries_payload(msg.DESCRIPTOR):
+        return 0
     total = 0
     for fd, value in msg.ListFields():
-        if fd.message_type is None:
+        if fd.message_type is None or not _carries_payload(fd.message_type):
             continue
         if fd.message_type.GetOptions().map_entry:
             values = value.values()
@@ -749,7 +769,7 @@ def _proto_rows(events: Sequence[HistoryEvent]) -> tuple[list[tuple[Any, ...]], 
             names[e.event_id] = own
         category = _category(which)
         lane = "workflow" if category in ("workflow", "workflow task", "signal", "update", "marker") else names.get(ref, category)
-        times.append(e.event_time.ToDatetime())
+        times.append(e.event_time.seconds * 1_000_000 + e.event_time.nanos // 1000)  # µs, as ToDatetime() truncates
         rows.append((
             e.event_id, _TYPE_NAMES.get(e.event_type, str(e.event_type)), category, own or names.get(ref), lane, ref,
             int(attrs.attempt) if attrs is not None and "attempt" in attrs.DESCRIPTOR.fields_by_name else None,
@@ -838,8 +858,8 @@ def to_frame(history: WorkflowHistory | list[HistoryEvent]) -> pd.DataFrame:
         time_col = times.dt.floor("us").astype("datetime64[us, UTC]")
     else:
         events = history.events if isinstance(history, WorkflowHistory) else history
-        rows, naive = _proto_rows(events)
-        time_col = pd.to_datetime(pd.Series(naive, dtype="datetime64[us]" if naive else None), utc=True)
+        rows, micros = _proto_rows(events)
+        time_col = pd.Series(np.array(micros, dtype="int64").astype("datetime64[us]")).dt.tz_localize("UTC")
     df = pd.DataFrame.from_records(rows, columns=[c for c in COLUMNS if c not in ("time", "t")])
     df.insert(1, "time", time_col.reset_index(drop=True) if len(df) else pd.Series([], dtype="datetime64[us, UTC]"))
     df["time"] = pd.to_datetime(df["time"], utc=True)
