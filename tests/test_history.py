@@ -262,3 +262,18 @@ def pd_isna(value) -> bool:
     import pandas as pd
 
     return bool(pd.isna(value))
+
+
+@pytest.mark.parametrize("stamp", [
+    {"eventTime": {"seconds": "1795678263", "nanos": 362353034}},  # a Timestamp written as an object
+    {"timestamp": "1795678263362353034"},  # 2020-era nanoseconds (text)
+    {"timestamp": 1795678263362353034},  # ... or a number
+    {"eventTime": "2026-11-26T09:31:03.362353034+02:00"},  # RFC3339 with an offset
+])
+def test_event_time_is_read_from_whichever_field_the_dialect_has(stamp):
+    import pandas as pd
+
+    data = _events(eventTime=None)
+    data["events"][2].update(stamp)
+    df = to_frame(load_history(data))
+    assert df["time"].iloc[2] == pd.Timestamp("2026-11-26T07:31:03.362353Z")
