@@ -9,6 +9,8 @@ import io
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
+import numpy as np
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -51,24 +53,35 @@ def _unit(seconds: float) -> tuple[str, float]:
     return "seconds", 1.0
 
 
-def _spans(df: pd.DataFrame, t_end: float) -> list[dict[str, Any]]:
-    """One span per activity / timer / child: open, start, close times, outcome, attempts, last failure."""
-    spans: dict[int, dict[str, Any]] = {}
-    for row in df[df["category"].isin(["activity", "timer", "child"])].itertuples(index=False):
-        failure = row.failure if isinstance(row.failure, str) else None
-        s = spans.setdefault(row.ref, {"lane": row.lane, "kind": row.category, "open": row.t, "start": None,
-                                       "close": None, "outcome": "running", "attempt": 1, "failure": None})
-        if row.type in ("ActivityTaskStarted", "ChildWorkflowExecutionStarted"):
-            s["start"] = row.t
-            if row.attempt is not pd.NA and row.attempt:
-                s["attempt"] = int(row.attempt)
+def _spans(df: pd.DataFrame, t_end: float, t0: pd.Timestamp, scale: float) -> list[dict[str, Any]]:
+    """One span per activity / timer / child: open, start, close times, outcome, attempts, last failure; a
+    `PendingActivity` row (describe()) adds its state, attempt, last failure and next attempt time."""
+    spans: dict[Any, dict[str, Any]] = {}
+    sel = df[df["category"].isin(["activity", "timer", "child"])]
+    pending = "state" in sel.columns
+    cols = [sel[c].tolist() for c in ("ref", "lane", "category", "t", "type", "attempt", "failure")]
+    extra = [sel[c].tolist() for c in ("state", "last_started", "next_attempt")] if pending else [[None] * len(sel)] * 3
+    for ref, lane, category, t, typ, attempt, failure, state, started, nxt in zip(*cols, *extra):
+        failure = failure if isinstance(failure, str) else None
+        s = spans.setdefault(ref, {"lane": lane, "kind": category, "open": t, "start": None, "close": None,
+                                   "outcome": "running", "attempt": 1, "failure": None, "pending": None, "next": None})
+        if typ in ("ActivityTaskStarted", "ChildWorkflowExecutionStarted"):
+            s["start"] = t
+            if attempt is not pd.NA and attempt:
+                s["attempt"] = int(attempt)
             s["failure"] = failure or s["failure"]
-        elif row.type in _CLOSE:
-            s["close"], s["outcome"] = row.t, _CLOSE[row.type]
+        elif typ in _CLOSE:
+            s["close"], s["outcome"] = t, _CLOSE[typ]
             s["failure"] = failure or s["failure"]
+        elif typ == "PendingActivity":
+            s["pending"], s["attempt"], s["failure"] = state, int(attempt), failure or s["failure"]
+            if state == "started" and not pd.isna(started):
+                s["start"] = _seconds(started, t0) / scale
+            if not pd.isna(nxt):
+                s["next"] = _seconds(nxt, t0) / scale
     for s in spans.values():
         s["close"] = t_end if s["close"] is None else s["close"]
-        s["start"] = s["open"] if s["start"] is None else s["start"]
+        s["start"] = (s["open"] if s["pending"] != "scheduled" else t_end) if s["start"] is None else s["start"]
     return list(spans.values())
 
 
@@ -89,12 +102,16 @@ def timeline(
     attempt number and last failure (all the history keeps). Pass `attempts` (rows with `activity_id`,
     `attempt`, `start`, `end`, optional `error`) to draw every attempt as its own bar; `marks` maps a
     label to a time (datetime or epoch seconds) drawn as a vertical line, e.g. {"worker killed": t}.
+    A running workflow's frame from `fetch_history(handle, pending=True)` draws up to "now" and labels each
+    pending activity with its attempt, last failure and the time to its next attempt (from describe()).
     """
     t0 = df["time"].iloc[0]
-    unit, scale = _unit(float(df["t"].iloc[-1]))
+    now = df.attrs.get("now")  # a running workflow's frame from fetch_history(..., pending=True)
+    t_last = max(float(df["t"].max()), _seconds(now, t0) if now is not None else 0.0)
+    unit, scale = _unit(t_last)
     df = df.assign(t=df["t"] / scale)
-    t_end = float(df["t"].iloc[-1])
-    spans = _spans(df, t_end)
+    t_end = t_last / scale
+    spans = _spans(df, t_end, t0, scale)
     collapse = len({s["lane"] for s in spans}) > max_lanes
     lanes = ["workflow"] + list(dict.fromkeys(_lane_of(s["lane"], collapse) for s in spans))
     y = {lane: i for i, lane in enumerate(lanes)}
@@ -103,25 +120,35 @@ def timeline(
     h = 0.6
 
     def bars(lane: str, xs: list[tuple[float, float]], color: str, **kw: Any) -> None:
-        if xs:
-            ax.broken_barh([(a, max(b - a, t_end / 400 or 0.01)) for a, b in xs], (y[lane] - h / 2, h),
-                           facecolors=color, edgecolor=kw.pop("edgecolor", "none"), **kw)
+        if xs:  # one PolyCollection of rectangles (what broken_barh makes, without its per-bar unit handling)
+            a, b = np.array(sorted(xs), dtype=float).T
+            b = a + np.maximum(b - a, t_end / 400 or 0.01)
+            if len(a) > 2000:  # thousands of bars: merge those closer than a pixel (the picture is the same)
+                gap = a[1:] > np.maximum.accumulate(b)[:-1] + t_end / 2000
+                starts = np.concatenate([[0], np.flatnonzero(gap) + 1])
+                a, b = a[starts], np.maximum.reduceat(b, starts)
+            y0, y1 = np.full_like(a, y[lane] - h / 2), np.full_like(a, y[lane] + h / 2)
+            verts = np.stack([np.stack(p, axis=1) for p in ((a, y0), (a, y1), (b, y1), (b, y0))], axis=1)
+            ax.add_collection(PolyCollection(verts, facecolors=color, edgecolor=kw.pop("edgecolor", "none"), **kw),
+                              autolim=True)
 
     # the workflow's own lane: workflow tasks and ticks
     tasks = df[df["category"] == "workflow task"]
     opened: dict[int, float] = {}
     ok_tasks: list[tuple[float, float]] = []
     bad_tasks: list[tuple[float, float]] = []
-    for row in tasks.itertuples(index=False):
-        if row.type == "WorkflowTaskScheduled":
-            opened[row.event_id] = row.t
-        elif row.type in ("WorkflowTaskCompleted", "WorkflowTaskFailed", "WorkflowTaskTimedOut"):
-            start = opened.pop(row.ref, row.t)
-            (ok_tasks if row.type == "WorkflowTaskCompleted" else bad_tasks).append((start, row.t))
+    for event_id, typ, ref, t in zip(tasks["event_id"].tolist(), tasks["type"].tolist(), tasks["ref"].tolist(),
+                                     tasks["t"].tolist()):
+        if typ == "WorkflowTaskScheduled":
+            opened[event_id] = t
+        elif typ in ("WorkflowTaskCompleted", "WorkflowTaskFailed", "WorkflowTaskTimedOut"):
+            start = opened.pop(ref, t)
+            (ok_tasks if typ == "WorkflowTaskCompleted" else bad_tasks).append((start, t))
     bars("workflow", ok_tasks, COLORS["task"])
     bars("workflow", bad_tasks, COLORS["failed"])
     for category, marker, dy in (("signal", "v", -0.22), ("update", "D", 0.0), ("marker", "|", 0.22)):
-        sel = df[(df["category"] == category) & ~df["type"].str.endswith(("Completed", "Failed"))]
+        sel = df[df["category"] == category]
+        sel = sel[~sel["type"].str.endswith(("Completed", "Failed"))]
         if len(sel):
             ax.plot(sel["t"], [y["workflow"] + dy] * len(sel), marker, color=COLORS[category], ms=8, ls="none")
 
@@ -134,13 +161,25 @@ def timeline(
         color = {"timer": "timer", "child": "child"}.get(s["kind"], s["outcome"]) if s["outcome"] in ("ok", "running") else s["outcome"]
         if s["kind"] == "activity" and s["outcome"] == "running":
             color = "running"
-        by_style.setdefault((lane, color, False), []).append((s["start"], s["close"]))
-        if s["attempt"] > 1 and not collapse:
-            note = f"attempt {s['attempt']}" + (f" · last: {s['failure'][:40]}" if s["failure"] else "")
+        if s["pending"] != "scheduled":  # waiting for its next attempt: nothing runs
+            by_style.setdefault((lane, color, False), []).append((s["start"], s["close"]))
+        if s["next"] is not None and not collapse:
+            ax.plot([t_end, s["next"]], [y[lane]] * 2, ls=":", color="#a63603", lw=1.2)
+            ax.plot([s["next"]], [y[lane]], ">", color="#a63603", ms=6)
+        if (s["attempt"] > 1 or s["pending"]) and not collapse:
+            note = f"attempt {s['attempt']}"
+            if s["pending"]:  # from describe(): the history has no event for it yet
+                note = f"pending (describe): {note} " + (
+                    f"starts in {(s['next'] - t_end) * scale:.1f} s" if s["next"] is not None else s["pending"])
+            note += f" · last: {s['failure'][:40]}" if s["failure"] else ""
             ax.annotate(note, (s["open"], y[lane] - h / 2), xytext=(0, 1), textcoords="offset points",
                         fontsize=7.5, color="#7f2704", va="bottom")
     for (lane, style, hatched), xs in by_style.items():
         bars(lane, xs, COLORS[style], hatch="///" if hatched else None, edgecolor="#a63603" if hatched else "none")
+    if now is not None:
+        ax.axvline(t_end, color="#7f7f7f", ls=":", lw=1)
+        ax.annotate(" now", (t_end, -0.55), fontsize=8, va="center", ha="left", color="#7f7f7f")
+    ax.autoscale_view()
 
     if attempts is not None:
         log = pd.DataFrame(list(attempts)) if not isinstance(attempts, pd.DataFrame) else attempts
@@ -166,11 +205,13 @@ def timeline(
     ax.set_xlabel(f"{unit} since the workflow started")
     ax.grid(axis="x", alpha=0.3)
     kind = df.loc[df["type"] == "WorkflowExecutionStarted", "name"]
-    ax.set_title(title or f"{kind.iloc[0] if len(kind) else 'workflow'}: {len(df)} events")
+    ax.set_title(title or f"{kind.iloc[0] if len(kind) else 'workflow'}: {int(df['event_id'].notna().sum())} events")
     legend = [Patch(color=COLORS[k], label=l) for k, l in (
         ("task", "workflow task"), ("wait", "scheduled, not started"), ("ok", "completed"),
         ("failed", "failed"), ("timer", "timer"), ("child", "child workflow"))]
     legend.append(Patch(facecolor=COLORS["retry"], hatch="///", edgecolor="#a63603", label="retrying"))
+    if any(s["pending"] for s in spans):
+        legend.append(Line2D([], [], marker=">", ls=":", color="#a63603", label="next attempt (describe)"))
     legend += [Line2D([], [], marker=m, color=COLORS[c], ls="none", label=c) for c, m in (("signal", "v"), ("update", "D"), ("marker", "|"))]
     fig.legend(handles=legend, loc="outside lower center", ncol=9, fontsize=8, frameon=False)
     return fig

@@ -165,5 +165,90 @@ async def record_lessons_03_to_09(lab, ledger: Ledger) -> None:
         await limited.close()
 
 
+def write_dialects() -> None:
+    """The lesson-02 history (retries_ask_model.json) in every JSON shape a Temporal user meets, written to
+    fixtures/histories/dialects/ (offline: python -c "from tests.record_histories import write_dialects as w; w()").
+    The shapes copy real exports (Temporal CLI/SDK, tctl, the Web UI and its API, 2020-era servers)."""
+    import base64
+    import copy
+    import json
+    import re
+
+    out = OUT / "dialects"
+    out.mkdir(exist_ok=True)
+    base = json.loads((OUT / "retries_ask_model.json").read_text())["events"]
+
+    def write(name: str, data: object) -> None:
+        (out / name).write_text(json.dumps(data, indent=1) + "\n")
+
+    def pascal(enum: str, prefix: str) -> str:
+        return "".join(w.capitalize() for w in enum.removeprefix(prefix).split("_"))
+
+    def walk(value: object, fix) -> object:  # apply fix(key, value) -> (key, value) to every field, depth first
+        if isinstance(value, dict):
+            return dict(fix(k, walk(v, fix)) for k, v in value.items())
+        if isinstance(value, list):
+            return [walk(v, fix) for v in value]
+        return value
+
+    def short_enums(k: str, v: object) -> tuple[str, object]:  # tctl / old Web UI downloads
+        if k == "eventType":
+            return k, pascal(v, "EVENT_TYPE_")
+        if k == "kind":
+            return k, pascal(v, "TASK_QUEUE_KIND_")
+        return k, v
+
+    write("sdk_to_json.json", {"events": base})  # WorkflowHistory.to_json / temporal workflow show -o json
+    write("pascal_short_enums.json", {"events": walk(base, short_enums)})
+    write("bare_array.json", base)
+    other = copy.deepcopy(base)
+    other[0]["workflowExecutionStartedEventAttributes"]["workflowId"] = "retries-other"
+    write("list_of_histories.json", [{"events": base}, {"events": other[:5]}])
+    write("api_response.json", {"history": {"events": base}, "rawHistory": [], "nextPageToken": None, "archived": False})
+
+    def decoded(k: str, v: object) -> tuple[str, object]:  # the Web UI shows payloads decoded
+        if k == "payloads":
+            return k, [json.loads(base64.b64decode(p["data"])) for p in v]
+        return k, v
+
+    ui = []
+    for e in reversed(base):  # newest first, each event decorated with the UI's own fields
+        e = walk(walk(e, short_enums), decoded)
+        key = next(k for k in e if k.endswith("EventAttributes"))
+        e.update(attributes={"type": key, **e[key]}, category="activity" if "activity" in key else "workflow",
+                 classification=re.sub("([A-Z])", r" \1", e["eventType"]).split()[-1], id=e["eventId"],
+                 name=e["eventType"], timestamp=e["eventTime"][:10] + " UTC " + e["eventTime"][11:22])
+        ui.append(e)
+    write("webui_descending.json", ui)
+
+    def to_2020(k: str, v: object) -> tuple[str, object]:  # Temporal < 1.0: decision tasks, task lists, seconds
+        if isinstance(v, str):
+            v = v.replace("WORKFLOW_TASK", "DECISION_TASK").replace("TASK_QUEUE_KIND", "TASK_LIST_KIND")
+        k = k.replace("workflowTask", "decisionTask").replace("taskQueue", "taskList")
+        if k.endswith("Timeout") and isinstance(v, str) and re.fullmatch(r"\d+s", v):
+            return k + "Seconds", int(v[:-1])
+        return k, v
+
+    def nanos(e: dict) -> dict:
+        t = e.pop("eventTime")
+        whole, frac = t.rstrip("Z").split(".")
+        seconds = int(__import__("datetime").datetime.fromisoformat(whole + "+00:00").timestamp())
+        return {"eventId": e.pop("eventId"), "timestamp": str(seconds * 10**9 + int((frac + "000000000")[:9])), **e}
+
+    write("legacy_2020_decision_enum.json", {"events": [nanos(walk(e, to_2020)) for e in base]})
+
+    def to_tctl(k: str, v: object) -> tuple[str, object]:
+        k, v = short_enums(k, v)
+        if isinstance(v, str):
+            v = v.replace("WorkflowTask", "DecisionTask")
+        return k.replace("workflowTask", "decisionTask"), v
+
+    write("legacy_pascal_decision.json", {"events": [walk(e, to_tctl) for e in base]})
+    future = copy.deepcopy(base[:5])
+    future.append({"eventId": "6", "eventTime": base[5]["eventTime"], "eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_HIBERNATED",
+                   "taskId": "1048999", "workflowExecutionHibernatedEventAttributes": {"reason": "a type from a newer server"}})
+    write("unknown_type.json", {"events": future})
+
+
 if __name__ == "__main__":
     asyncio.run(main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import pytest
 from matplotlib.collections import PolyCollection
 
 from lab_support.history import to_frame
@@ -78,3 +79,46 @@ def test_growth_plots_events_and_bytes(sink_history):
     assert events_ax.get_lines()[0].get_ydata()[-1] == len(df)
     assert abs(bytes_ax.get_lines()[0].get_ydata()[-1] - df["event_bytes"].sum() / 1024) < 1e-9
     assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+def _pending_frame():
+    """The lesson-02 history cut at ActivityTaskScheduled, plus describe()'s view of the activity, 6 s in."""
+    import json
+
+    from temporalio.api.enums.v1 import PendingActivityState
+    from temporalio.api.failure.v1 import Failure
+    from temporalio.api.workflow.v1 import PendingActivityInfo
+
+    from lab_support.history import LabHistory
+
+    from .conftest import HISTORIES
+
+    raw = json.loads((HISTORIES / "retries_ask_model.json").read_text())["events"][:5]
+    t0 = pd.Timestamp(raw[0]["eventTime"]).floor("us")
+    info = PendingActivityInfo(activity_id="1", attempt=3, state=PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED,
+                               last_failure=Failure(message="model unavailable: 503"))
+    info.next_attempt_schedule_time.FromDatetime((t0 + timedelta(seconds=8)).to_pydatetime())
+    history = LabHistory("w", raw=raw, pending=[info], now=(t0 + timedelta(seconds=6)).to_pydatetime())
+    return to_frame(history)
+
+
+def test_pending_activity_row_carries_describe_facts():
+    df = _pending_frame()
+    row = df.iloc[-1]
+    assert len(df) == 6 and row["type"] == "PendingActivity" and pd.isna(row["event_id"])
+    assert (row["lane"], row["ref"], row["attempt"], row["state"]) == ("ask_model #1", 5, 3, "scheduled")
+    assert row["failure"] == "model unavailable: 503" and row["t"] == pytest.approx(6.0, abs=1e-3)
+    assert (row["next_attempt"] - row["time"]).total_seconds() == pytest.approx(2.0, abs=1e-3)
+    assert list(df.columns[-3:]) == ["state", "last_started", "next_attempt"]
+
+
+def test_timeline_of_a_running_workflow_reaches_now_and_labels_the_pending_attempt():
+    df = _pending_frame()
+    fig = timeline(df)
+    ax = fig.axes[0]
+    notes = [t.get_text() for t in ax.texts]
+    assert "pending (describe): attempt 3 starts in 2.0 s · last: model unavailable: 503" in notes
+    assert ax.get_xlim()[1] >= 8.0  # now (6 s) and the next attempt (8 s) are on the axis
+    assert fig.axes[0].get_title().endswith(": 5 events")
+    plain = timeline(df[df["type"] != "PendingActivity"].drop(columns=["state", "last_started", "next_attempt"]))
+    assert plain.axes[0].get_xlim()[1] >= 6.0  # df.attrs["now"] alone still extends the axis
