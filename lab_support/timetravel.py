@@ -157,7 +157,7 @@ def browse(steps: pd.DataFrame, events: pd.DataFrame, show: Iterable[str] = ("st
             print(f"task {row['task']} (event {row['event_id']}): " + ", ".join(f"{k}={row[k]!r}" for k in show if k in row))
             print(f"  events that led here: {row['events']}")
             print(f"  commands it sent:     {row['commands'] or '-'}")
-            display(timeline(events, marks={f"task {row['task']}": when.iloc[0]} if len(when) else None))
+            display(timeline(events, marks={f"task {row['task']}": when.iloc[0]} if len(when) else None, max_lanes=6))
 
     slider.observe(draw, names="value")
     draw()

@@ -115,13 +115,12 @@ async def test_pause_activity_stops_model_requests_then_run_completes(lab, agent
         while len(model.requests()) < 3:  # the storm: every attempt is a 429
             await asyncio.sleep(0.05)
         await demo.pause_activity(handle, "1-model")
-        while not (await demo.describe_raw(handle))["pending_activities"][0]["paused"]:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # an attempt that was in flight at the pause has ended by now
+        paused = await demo.wait_paused(handle, "1-model")
+        assert paused["paused"] and paused["last_failure"] and "rate limited" in paused["last_failure"]
         before = len(model.requests())
         await asyncio.sleep(1.5)  # 7 retry intervals of 0.2 s
         assert len(model.requests()) == before, "no attempt while paused"
-        model.fake.state.scenarios.clear()
+        demo.end_storm(model)
         options = await demo.update_activity_options(handle, "1-model", initial_interval=0.1, maximum_interval=0.5,
                                                      start_to_close=5)
         assert options.start_to_close_timeout.ToMilliseconds() == 5000

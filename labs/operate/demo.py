@@ -8,7 +8,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from .workflows import SEARCH_ATTRIBUTES, OperateAgent, Task
+from .workflows import SEARCH_ATTRIBUTES, STATUS, STEP, OperateAgent, Task  # noqa: F401 - STEP, STATUS for notebooks
 
 _registered: set[int] = set()
 
@@ -140,3 +140,22 @@ async def find_runs(client: Client, query: str, expect: int, timeout: float = 10
         if len(runs) == expect or time.monotonic() > deadline:
             return runs
         await asyncio.sleep(0.1)
+
+
+def end_storm(model: Any) -> None:
+    """The provider recovers: drop the local model's queued faults, keep its request log."""
+    model.fake.state.scenarios.clear()
+
+
+async def wait_paused(handle: WorkflowHandle[Any, Any], activity_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Wait until the server reports `activity_id` as paused and no attempt of it is running; returns it."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in (await describe_raw(handle))["pending_activities"]:
+            if p["activity_id"] == activity_id and p["state"] == "PAUSED":  # paused, no attempt running
+                return p
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"{activity_id} of {handle.id!r} was not paused within {timeout:g}s")
