@@ -41,6 +41,8 @@ async def test_step_through_committed_history_matches_live_queries():
     for row in steps.itertuples(index=False):
         assert _same_state(row._asdict(), live[row.event_id]), f"task {row.task}: replayed state differs from live query"
     assert steps["step"].is_monotonic_increasing and steps["status"].iloc[-1] == "done"
+    from_file = await step_through(str(FIXTURES / "operate_agent.json"), OperateAgent)  # a saved JSON file works too
+    assert from_file.drop(columns=["t"]).equals(steps.drop(columns=["t"]))
 
 
 async def test_step_through_live_handle_matches_live_queries(lab):
