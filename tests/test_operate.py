@@ -109,6 +109,14 @@ async def test_rerun_from_errors(lab, sink_history):
         await rerun_from(gone.get_workflow_handle("any"), step=1)
 
 
+async def test_rerun_from_on_a_closed_lab_says_so():
+    private = await start_dev_server(ui=False)
+    handle = private.client.get_workflow_handle("any", run_id="00000000-0000-0000-0000-000000000000")
+    await private.close()
+    with pytest.raises(LabError, match="does not answer"):
+        await rerun_from(handle, step=1)
+
+
 async def test_pause_activity_stops_model_requests_then_run_completes(lab, agent_env):
     model, ledger = agent_env
     async with KernelWorker(lab, "labs.operate.worker", ledger=str(ledger.path), **model.worker_config()) as w:
