@@ -92,6 +92,25 @@ async def test_rerun_from_step_6_reuses_steps_1_to_5(lab, agent_env):
     assert second.total_usd == round(sum(price_v2(i) for i in second.lines), 2)
 
 
+async def test_rerun_from_reapplies_signals_only_when_asked(lab, agent_env):
+    model, ledger = agent_env
+    async with KernelWorker(lab, "labs.operate.worker", ledger=str(ledger.path), **model.worker_config()) as w:
+        async def reviewed_run():
+            handle = await demo.start_agent(lab.client, w.task_queue, Task(steps=8, review_before=7))
+            await demo.find_runs(lab.client, f"WorkflowId = '{handle.id}' AND AgentStatus = 'waiting for review'", 1)
+            await handle.signal(OperateAgent.review)  # after step 6 was scheduled, so after the reset point
+            await wait_result(handle, timeout=30)
+            return handle
+
+        kept = await rerun_from(await reviewed_run(), step=6)
+        assert len((await wait_result(kept, timeout=30)).lines) == 8, "the review signal was re-applied"
+        dropped = await rerun_from(await reviewed_run(), step=6, reapply_signals=False)
+        runs = await demo.find_runs(lab.client, f"WorkflowId = '{dropped.id}' AND AgentStatus = 'waiting for review' "
+                                                "AND ExecutionStatus = 'Running'", 1)
+        assert [r.run_id for r in runs] == [dropped.run_id], "without the signal the new run waits for a review again"
+        await dropped.terminate("test done")
+
+
 async def test_rerun_from_errors(lab, sink_history):
     history = load_history(FIXTURES / "operate_agent.json")
     with pytest.raises(LabError, match="Step 12 never ran"):
