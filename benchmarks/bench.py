@@ -186,6 +186,13 @@ async def operate_step_through_and_reset() -> None:
             t0 = time.perf_counter()
             steps = await step_through(history, OperateAgent)
             line(f"step_through, {len(history.events)} events ({len(steps)} workflow tasks)", time.perf_counter() - t0, "s")
+            from temporalio.worker import Replayer
+
+            from lab_support.server import quiet_runtime
+
+            t0 = time.perf_counter()
+            await Replayer(workflows=[OperateAgent], runtime=quiet_runtime()).replay_workflow(history)
+            line(f"plain Replayer.replay_workflow, same {len(history.events)} events", time.perf_counter() - t0, "s")
             first_call.clear()
             called = time.time()
             new = await rerun_from(handle, step=6)

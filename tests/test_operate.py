@@ -158,6 +158,10 @@ async def test_pause_activity_stops_model_requests_then_run_completes(lab, agent
     assert len(bill.lines) == 2 and len(model.requests()) > before
 
 
+async def _workflow_tasks_started(handle) -> int:
+    return sum(e.HasField("workflow_task_started_event_attributes") for e in (await handle.fetch_history()).events)
+
+
 async def test_workflow_pause_shows_paused_not_a_crash():
     lab = await start_dev_server(ui=False, dynamic_config={"frontend.WorkflowPauseEnabled": True})
     model = start_model(fake=True)
@@ -170,6 +174,11 @@ async def test_workflow_pause_shows_paused_not_a_crash():
             await demo.pause_workflow(handle)
             with pytest.raises(ValueError, match="8 is not a valid"):
                 await handle.describe()  # the SDK gap this lesson works around
+            assert (await demo.describe_raw(handle))["status"] == "PAUSED"
+            await demo.wait_idle(handle)
+            started_tasks, effects = await _workflow_tasks_started(handle), ledger.count()
+            await asyncio.sleep(1.0)
+            assert (await _workflow_tasks_started(handle), ledger.count()) == (started_tasks, effects), "nothing moves"
             assert (await demo.describe_raw(handle))["status"] == "PAUSED"
             await demo.unpause_workflow(handle)
             assert (await demo.describe_raw(handle))["status"] == "RUNNING"

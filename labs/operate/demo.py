@@ -159,3 +159,17 @@ async def wait_paused(handle: WorkflowHandle[Any, Any], activity_id: str, timeou
                 return p
         await asyncio.sleep(0.05)
     raise TimeoutError(f"{activity_id} of {handle.id!r} was not paused within {timeout:g}s")
+
+
+async def wait_idle(handle: WorkflowHandle[Any, Any], timeout: float = 10.0) -> dict[str, Any]:
+    """Wait until no activity of the workflow is running on a worker (e.g. the one in flight at a pause); returns describe_raw."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = await describe_raw(handle)
+        if not any(p["state"] == "STARTED" for p in raw["pending_activities"]):
+            return raw
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"an activity of {handle.id!r} was still running after {timeout:g}s")
