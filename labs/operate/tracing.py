@@ -85,8 +85,8 @@ def read_spans(trace_dir: str | Path) -> pd.DataFrame:
     return df.sort_values("start", kind="stable").reset_index(drop=True)
 
 
-def waterfall(spans: pd.DataFrame, title: str = "trace") -> Any:
-    """A waterfall picture: one bar per span (start → end), in start order, coloured by process."""
+def waterfall(spans: pd.DataFrame, title: str = "trace", marks: dict[str, float] | None = None) -> Any:
+    """A waterfall picture: one bar per span (start → end), in start order, coloured by process; `marks`: label -> epoch s."""
     from lab_support.plots import LabFigure
 
     t0 = spans["start"].min()
@@ -96,6 +96,9 @@ def waterfall(spans: pd.DataFrame, title: str = "trace") -> Any:
     for i, row in enumerate(spans.itertuples(index=False)):
         width = max(row.end - row.start, (spans["end"].max() - t0) / 400)
         ax.broken_barh([(row.start - t0, width)], (i - 0.4, 0.8), facecolors=colors[row.pid])
+    for label, when in (marks or {}).items():
+        ax.axvline(when - t0, color="black", ls="--", lw=1)
+        ax.annotate(f" {label}", (when - t0, len(spans) - 1), fontsize=8, va="center")
     ax.set_yticks(range(len(spans)), list(spans["name"]), fontsize=7)
     ax.set_ylim(len(spans) - 0.4, -0.6)
     ax.set_xlabel("seconds since the first span")
