@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any, Iterable
 
 import pandas as pd
@@ -236,6 +237,7 @@ async def rerun_from(handle: WorkflowHandle[Any, Any], step: int | None = None, 
     client = handle._client
     namespace = client.namespace
     try:
+        await client.service_client.check_health(timeout=timedelta(seconds=5))  # no retries: a closed lab fails fast
         run_id = handle.run_id or (await client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
             namespace=namespace, execution=WorkflowExecution(workflow_id=handle.id)))).workflow_execution_info.execution.run_id
         history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
