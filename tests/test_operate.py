@@ -54,6 +54,15 @@ async def test_step_through_live_handle_matches_live_queries(lab):
     assert steps["events"].iloc[0].startswith("WorkflowExecutionStarted")
 
 
+async def test_step_through_any_workflow_with_a_state_query():
+    from labs.agent_loop.workflows import ResearchLoop
+
+    steps = await step_through(FIXTURES / "agent_loop_crash.json", ResearchLoop)  # lesson 11's run, worker killed
+    sizes = [len(conversation) for conversation in steps["state"]]
+    assert sizes == sorted(sizes) and sizes[0] == 2, "the conversation grows one message per task"
+    assert steps["commands"].iloc[-1] == "complete_workflow_execution"
+
+
 async def test_step_through_errors():
     history = load_history(FIXTURES / "operate_agent.json")
     with pytest.raises(LabError, match="not a @workflow.defn"):
