@@ -74,11 +74,13 @@ class OperateAgent:
                 self._set("waiting for review")
                 await workflow.wait_condition(lambda: self.reviewed)
             self.step = k
+            item = ITEMS[(k - 1) % len(ITEMS)]  # the bill's k-th line: the plan is fixed, whatever the model
+            self.messages.append({"role": "user", "content": f"Step {k}: price the item {item!r}."})
             self._set("thinking")
             with naive_span(f"step {k}", task.naive_spans):
                 reply = await workflow.execute_activity("call_model", args=[k, self.messages], result_type=ModelReply,
                                                         activity_id=f"{k}-model", **MODEL_CALL)
-                item, call_id = _chosen_item(reply, k)
+                call_id = _call_id(reply, k)
                 self.messages.append({"role": "assistant", "content": reply.content, "tool_calls": [
                     {"id": call_id, "type": "function", "function": {"name": "price", "arguments": json.dumps({"item": item})}}]})
                 self._set("calling tool")
@@ -90,13 +92,9 @@ class OperateAgent:
         return Bill(round(sum(self.lines.values()), 2), dict(self.lines))
 
 
-def _chosen_item(reply: ModelReply, k: int) -> tuple[str, str]:
-    """The item the model asked to price; a model that did not ask for a known one gets item k of the bill."""
+def _call_id(reply: ModelReply, k: int) -> str:
+    """The id of the model's `price` tool call (a model that did not call it gets one made up for step k)."""
     for call in reply.tool_calls:
-        try:
-            item = json.loads(call["arguments"] or "{}").get("item")
-        except (ValueError, AttributeError):
-            continue
-        if call["name"] == "price" and item in ITEMS:
-            return item, call["id"]
-    return ITEMS[(k - 1) % len(ITEMS)], f"call_{k}"
+        if call["name"] == "price" and call["id"]:
+            return call["id"]
+    return f"call_{k}"
