@@ -261,6 +261,55 @@ def notebooks() -> None:
     line("all notebooks", total, "s", "target < 240 s")
 
 
+async def operate_step_through_and_reset() -> None:
+    """Lesson 13: step_through on a ~1,000-event history (real Replayer), and reset call -> new run's first step."""
+    from temporalio import activity
+    from temporalio.worker import Worker
+
+    from lab_support import setup
+    from lab_support.timetravel import rerun_from, step_through
+    from lab_support.workers import wait_result
+    from labs.operate.activities import ModelReply, price_v2
+    from labs.operate.demo import start_agent
+    from labs.operate.workflows import OperateAgent, Task
+
+    first_call: list[float] = []
+
+    @activity.defn(name="call_model")
+    async def call_model(step, messages):
+        first_call.append(time.time())
+        return ModelReply(f"step {step}", [])
+
+    @activity.defn(name="price")
+    async def price(step, item):
+        return price_v2(item)
+
+    lab = await setup(ui=False)
+    try:
+        task_queue = f"bench-operate-{uuid.uuid4().hex[:6]}"
+        async with Worker(lab.client, task_queue=task_queue, workflows=[OperateAgent], activities=[call_model, price]):
+            handle = await start_agent(lab.client, task_queue, Task(steps=71), prefix="bench-operate")
+            await wait_result(handle, timeout=300)
+            history = await handle.fetch_history()
+            t0 = time.perf_counter()
+            steps = await step_through(history, OperateAgent)
+            line(f"step_through, {len(history.events)} events ({len(steps)} workflow tasks)", time.perf_counter() - t0, "s")
+            from temporalio.worker import Replayer
+
+            from lab_support.server import quiet_runtime
+
+            t0 = time.perf_counter()
+            await Replayer(workflows=[OperateAgent], runtime=quiet_runtime()).replay_workflow(history)
+            line(f"plain Replayer.replay_workflow, same {len(history.events)} events", time.perf_counter() - t0, "s")
+            first_call.clear()
+            called = time.time()
+            new = await rerun_from(handle, step=6)
+            await wait_result(new, timeout=300)
+            line("reset call -> new run's first activity (step 6) starts", first_call[0] - called, "s")
+    finally:
+        await lab.close()
+
+
 async def main() -> None:
     await server_and_first_result()
     await crash_recovery()
@@ -268,6 +317,7 @@ async def main() -> None:
     big_history()
     await conversation()
     big_history_file()
+    await operate_step_through_and_reset()
     if "--notebooks" in sys.argv:
         notebooks()
 

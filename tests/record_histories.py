@@ -250,5 +250,68 @@ def write_dialects() -> None:
     write("unknown_type.json", {"events": future})
 
 
+
+async def record_operate_states(client, steps: int = 4):
+    """Lesson 13: run OperateAgent with activities that wait at a gate; while each waits, the workflow is idle,
+    so its `state` query is the state after the task that scheduled it. Returns the handle and
+    {WorkflowTaskStarted event id of that task: live state}, the final task's state included."""
+    import json
+    import uuid
+
+    from temporalio import activity
+
+    from labs.operate.activities import ModelReply, price_v2
+    from labs.operate.demo import start_agent
+    from labs.operate.workflows import OperateAgent, Task
+
+    arrived: asyncio.Queue[asyncio.Event] = asyncio.Queue()
+
+    async def gate() -> None:
+        release = asyncio.Event()
+        await arrived.put(release)
+        await release.wait()
+
+    @activity.defn(name="call_model")
+    async def call_model(step, messages):  # no annotations: they would be resolved in this module's globals
+        await gate()
+        return ModelReply(f"Step {step}: I will price the next item.", [])
+
+    @activity.defn(name="price")
+    async def price(step, item):
+        await gate()
+        return price_v2(item)
+
+    async def state_after_last_task(handle) -> tuple[int, dict]:
+        events = (await handle.fetch_history()).events
+        last = max(e.event_id for e in events if e.HasField("workflow_task_started_event_attributes"))
+        return last, json.loads(json.dumps(await handle.query(OperateAgent.state)))
+
+    live: dict[int, dict] = {}
+    task_queue = f"operate-record-{uuid.uuid4().hex[:6]}"
+    async with Worker(client, task_queue=task_queue, workflows=[OperateAgent], activities=[call_model, price]):
+        handle = await start_agent(client, task_queue, Task(steps=steps), prefix="operate-golden")
+        for _ in range(2 * steps):
+            release = await asyncio.wait_for(arrived.get(), 30)
+            key, state = await state_after_last_task(handle)
+            live[key] = state
+            release.set()
+        await wait_result(handle)
+        key, state = await state_after_last_task(handle)
+        live[key] = state
+    return handle, live
+
+
+async def record_operate() -> None:
+    """Re-record tests/fixtures/histories/operate_agent.json and the live states next to it."""
+    import json
+
+    lab = await start_dev_server(ui=False)
+    try:
+        handle, live = await record_operate_states(lab.client, steps=4)
+        save_history(await fetch_history(handle), OUT / "operate_agent.json")
+        (OUT / "operate_agent.states.json").write_text(json.dumps(live, indent=1))
+    finally:
+        await lab.close()
+
 if __name__ == "__main__":
     asyncio.run(main())
