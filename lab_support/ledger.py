@@ -15,7 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported on use: worker processes that only record() start faster
+    import pandas as pd
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS effects (
     id INTEGER PRIMARY KEY AUTOINCREMENT, actor TEXT NOT NULL, step INTEGER, name TEXT,
@@ -63,6 +66,8 @@ class Ledger:
 
     def attempts(self, workflow_id: str) -> pd.DataFrame:
         """One workflow's attempt log, in the shape `plots.timeline(attempts=...)` takes."""
+        import pandas as pd
+
         df = self.frame("attempt")
         df = df[df["name"].str.startswith(f"{workflow_id}#")]
         return pd.DataFrame({"activity_id": df["name"].str.split("#").str[-1], "attempt": df["attempt"],
@@ -71,6 +76,8 @@ class Ledger:
 
     def frame(self, actor: str | None = None) -> pd.DataFrame:
         """All effects (of one actor) as a DataFrame, oldest first."""
+        import pandas as pd
+
         with self._db() as db:
             sql, args = "SELECT * FROM effects", ()
             if actor is not None:
