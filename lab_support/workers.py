@@ -399,10 +399,11 @@ async def _nth_activity(handle: WorkflowHandle[Any, Any], nth: int) -> tuple[str
 
 
 async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collection[str] | None = None,
-                       timeout: float = 30.0, nth: int | None = None) -> str:
+                       timeout: float = 30.0, nth: int | None = None, grace: float = 10.0) -> str:
     """Wait until a worker is executing an activity of the workflow (of a type in `activity`, or its `nth` scheduled one).
 
-    Returns the activity type; TimeoutError says what the workflow waits for instead; LabError if the server is gone."""
+    Returns the activity type; TimeoutError says what the workflow waits for instead; LabError if the server is
+    silent for `grace` s."""
     wanted = {activity} if isinstance(activity, str) else set(activity or ())
     from temporalio.api.enums.v1 import PendingActivityState
 
@@ -410,6 +411,7 @@ async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collect
     # for a few milliseconds, and a crash timed on it would hit its report in flight.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        asked = time.monotonic()
         try:
             nth_id = None
             if nth is not None:
@@ -427,7 +429,7 @@ async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collect
                 raise unknown_workflow(handle.id) from None
             if e.status not in _TRANSIENT:
                 raise
-            await ensure_reachable(handle._client)  # raises if the server stays silent
+            await ensure_reachable(handle._client, grace - (time.monotonic() - asked))  # raises if it stays silent
         await asyncio.sleep(0.03)
     which = f"activity #{nth}" if nth is not None else "activity"
     raise TimeoutError(f"No {which} of {handle.id!r} started running within {timeout:g}s: {await diagnose(handle)}")

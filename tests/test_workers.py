@@ -111,7 +111,7 @@ async def test_a_dead_server_is_said_within_the_grace_not_after_the_timeout(tmp_
     assert time.monotonic() - killed < 60, "said long before the 120 s timeout"
     assert "Fix:" in str(err.value)
     with pytest.raises(LabError, match="has not answered"):
-        await wait_running(handle, timeout=120)
+        await wait_running(handle, timeout=120, grace=3)
 
 
 async def test_subprocess_worker_runs_kill_restart(lab):
@@ -271,3 +271,15 @@ async def test_a_subprocess_worker_runs_the_code_on_disk_even_after_a_same_size_
         assert await wait_result(handle, timeout=20) == "W1+A4"
     finally:
         worker.stop()
+
+
+async def test_wait_running_on_a_failing_workflow_task_says_so(lab):
+    async with KernelWorker(lab, "labs.replay.worker") as worker:
+        handle = await lab.client.start_workflow(StampedAgent.run, Ticket("7", "crash"),
+                                                 id=f"stamp-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
+        with pytest.raises(WorkflowTaskFailed):
+            await wait_result(handle, timeout=20)  # now the workflow task has failed at least once
+        with pytest.raises(TimeoutError, match="its workflow task keeps failing .*datetime.datetime.now") as err:
+            await wait_running(handle, "draft_reply", timeout=1)
+        assert "no worker" not in str(err.value)
+        await handle.terminate()
