@@ -197,6 +197,7 @@ class KernelWorker:
         """Build the worker from the lab module and start polling."""
         if self.alive:
             return self
+        _fresh_bytecode(self.module)  # later reloads in this package (restart, check) then read the file on disk
         options = _options(self.module, self.config)
         _snapshot(options)  # each new workflow run then uses the code loaded now
         options["interceptors"] = [*options.get("interceptors", []), self._watchdog]

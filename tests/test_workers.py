@@ -283,3 +283,21 @@ async def test_wait_running_on_a_failing_workflow_task_says_so(lab):
             await wait_running(handle, "draft_reply", timeout=1)
         assert "no worker" not in str(err.value)
         await handle.terminate()
+
+
+async def test_after_a_worker_starts_any_reload_in_its_package_sees_a_same_size_save(lab, tmp_path, monkeypatch):
+    import importlib
+
+    package = f"editable_{uuid.uuid4().hex[:8]}"  # e.g. check() reloading labs/<lesson>/exercise.py
+    folder = tmp_path / package
+    folder.mkdir()
+    for name, text in _EDITABLE.items():
+        (folder / name).write_text(text)
+    (folder / "exercise.py").write_text("ANSWER = 'X1'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    exercise = importlib.import_module(f"{package}.exercise")  # leaves a .pyc
+    worker = await KernelWorker(lab, f"{package}.worker").start()
+    await worker.stop()
+    _edit(folder, "exercise.py", "'X1'", "'X2'", keep_mtime=True)
+    assert importlib.reload(exercise).ANSWER == "X2"
