@@ -125,10 +125,11 @@ class _Watchdog(Interceptor):
         class Inbound(ActivityInboundInterceptor):
             async def execute_activity(self, input: ExecuteActivityInput) -> Any:
                 fn = inspect.unwrap(getattr(input.fn, "__func__", input.fn))
-                if not inspect.iscoroutinefunction(fn):  # sync activities run in the activity_executor
+                code = getattr(fn, "__code__", None)
+                if code is None or not inspect.iscoroutinefunction(fn):  # sync ones run in the activity_executor
                     return await super().execute_activity(input)
                 key = object()
-                watchdog.running[key] = (activity.info().activity_type, fn.__code__)
+                watchdog.running[key] = (activity.info().activity_type, code)
                 try:
                     return await super().execute_activity(input)
                 finally:
@@ -439,8 +440,8 @@ async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collect
 _TRANSIENT = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
-async def _pollers(client: Client, task_queue: str, kind: str) -> float | None:
-    """Seconds since a worker last polled `task_queue` for `kind` ("workflow"/"activity") tasks; None if never."""
+async def _polled(client: Client, task_queue: str, kind: str) -> bool:
+    """True if the server lists a worker that recently polled `task_queue` for `kind` ("workflow"/"activity") tasks."""
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -448,12 +449,12 @@ async def _pollers(client: Client, task_queue: str, kind: str) -> float | None:
     which = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW if kind == "workflow" else TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
     response = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
         namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=which))
-    seen = [p.last_access_time.ToDatetime().timestamp() for p in response.pollers]
-    return time.time() - max(seen) if seen else None
+    return bool(response.pollers)
 
 
 def _ago(ts: Any) -> float:
-    return time.time() - ts.ToDatetime().timestamp()
+    """Seconds since a protobuf Timestamp (negative: in the future)."""
+    return time.time() - (ts.seconds + ts.nanos / 1e9)
 
 
 async def diagnose(handle: WorkflowHandle[Any, Any]) -> str:
@@ -493,7 +494,7 @@ async def diagnose(handle: WorkflowHandle[Any, Any]) -> str:
     if any(p.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED for p in raw.pending_activities):
         wants.add("activity")
     for kind in sorted(wants):
-        if await _pollers(client, queue, kind) is None:
+        if not await _polled(client, queue, kind):
             said.append(f"no worker has polled task queue {queue!r} for {kind} tasks: start a worker on it "
                         "(`await KernelWorker(lab, 'labs.<lesson>.worker', task_queue=...).start()`).")
     if not said:
