@@ -284,8 +284,10 @@ class ServerProcess:
         """Start (or restart) the server and wait until it answers health checks."""
         from .procs import spawn, tethered_command
 
-        if port_busy(self.port):
-            raise LabError(f"Port {self.port} on 127.0.0.1 is already in use. Fix: stop that process or pick another port.")
+        busy = [str(p) for p in (self.port, self.ui_port) if p and port_busy(p)]
+        if busy:
+            raise LabError(f"Port(s) {', '.join(busy)} on 127.0.0.1 already in use. Fix: stop that process or pick "
+                           "other ports (or none: free ones are chosen).")
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         ui = ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         args = [str(find_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),

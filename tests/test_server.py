@@ -252,3 +252,15 @@ def test_interrupting_a_kernel_keeps_every_lab_process_and_killing_it_leaves_non
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+async def test_server_process_names_every_busy_port(tmp_path):
+    from lab_support.server import ServerProcess
+
+    with socket.socket() as a, socket.socket() as b:
+        for s in (a, b):
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+        grpc, ui = a.getsockname()[1], b.getsockname()[1]
+        with pytest.raises(LabError, match=f"Port\\(s\\) {grpc}, {ui} on 127.0.0.1 already in use"):
+            await ServerProcess(tmp_path / "x.db", port=grpc, ui_port=ui).start()
