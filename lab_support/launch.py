@@ -19,25 +19,21 @@ import time
 from pathlib import Path
 
 from .procs import kill_group, port_busy, tethered_command
-from .server import STATE, LabError, ServerProcess
+from .server import STATE, LabError, ServerProcess, find_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _answers_as_temporal(port: int) -> bool:
-    """True if a Temporal server answers on 127.0.0.1:`port` (within ~3 s)."""
-    from temporalio.client import Client
-
-    from .server import quiet_runtime, server_reachable
-
-    async def probe() -> bool:
-        client = await asyncio.wait_for(Client.connect(f"127.0.0.1:{port}", runtime=quiet_runtime()), 3)
-        return await server_reachable(client)
-
+    """True if a Temporal server answers a health check on 127.0.0.1:`port` (asks the `temporal` CLI, ~2 s at most)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    command = [str(find_binary("temporal")), "operator", "cluster", "health", "--address", f"127.0.0.1:{port}",
+               "--command-timeout", "2s"]
     try:
-        return asyncio.run(probe())
-    except Exception:  # noqa: BLE001 - anything else there is not a Temporal server
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
         return False
+    return done.returncode == 0 and "SERVING" in done.stdout
 
 
 def _ports(wanted: dict[str, int]) -> dict[str, int]:

@@ -164,6 +164,7 @@ def test_every_busy_port_is_reported_at_once(tmp_path):
     for port, name in zip(busy, ["LAB_TEMPORAL_PORT", "LAB_UI_PORT", "LAB_JUPYTER_PORT"]):
         assert f"{port} ({name})" in text and f"{name}=" in text, text
     assert "TEMPORAL_ADDRESS" not in text, "a plain socket is not a Temporal server"
+    assert "panicked" not in text and "Traceback" not in text, text
 
 
 async def test_busy_temporal_port_offers_the_running_server(tmp_path):
@@ -179,6 +180,7 @@ async def test_busy_temporal_port_offers_the_running_server(tmp_path):
     assert lab.returncode == 2, text
     assert f"{server.port} (LAB_TEMPORAL_PORT)" in text and "LAB_TEMPORAL_PORT=" in text
     assert f"TEMPORAL_ADDRESS=127.0.0.1:{server.port} python3 tasks.py lab" in text
+    assert "panicked" not in text and "Traceback" not in text, text
 
 
 async def test_lab_command_uses_an_existing_server_and_starts_none(tmp_path):
