@@ -3,10 +3,13 @@
 
     python3 tasks.py lab     set up .venv, then run a Temporal dev server + JupyterLab (Ctrl-C stops both)
     python3 tasks.py test    set up .venv, then run every test, notebooks included (CI runs this)
+    python3 tasks.py book    the executed lessons as HTML in _build/book/ (runs notebooks the tests did not keep)
     python3 tasks.py setup   only set up .venv
 
-Setup creates `.venv` and installs the pinned packages (pyproject.toml + constraints.txt). It is
-skipped when nothing it depends on changed since the last install.
+Setup creates `.venv` and installs exactly the pinned packages of constraints.txt (plus this project),
+with `uv` (itself pinned, from PyPI) when it can be had, else with pip. It is skipped when nothing it
+depends on changed since the last install. LAB_INSTALLER=pip forces pip. The tests run in
+LAB_TEST_WORKERS parallel pytest-xdist workers (default 3).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".lab-installed"
 PINNED = ("pyproject.toml", "constraints.txt")
+UV = "uv==0.13.8"  # the fast installer; pip stays the fallback
+TEST_WORKERS = "3"
 
 
 def _digest() -> str:
@@ -31,6 +36,19 @@ def _digest() -> str:
     for name in PINNED:
         h.update((ROOT / name).read_bytes())
     return h.hexdigest()
+
+
+def _install_with_uv() -> bool:
+    """Install constraints.txt exactly (no resolver) with a pinned uv; False if uv cannot be had or fails."""
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    pip = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if subprocess.run(pip + [UV], **quiet).returncode != 0:
+        return False
+    uv = [str(BIN / "uv"), "pip", "install", "--quiet", "--python", str(PY), "--no-deps"]
+    if subprocess.run(uv + ["-r", "constraints.txt", "-e", "."], cwd=ROOT).returncode != 0:
+        return False
+    # constraints.txt must hold every package the project needs: pip check proves nothing is missing
+    return subprocess.run([str(PY), "-m", "pip", "check"], **quiet).returncode == 0
 
 
 def setup() -> None:
@@ -45,15 +63,16 @@ def setup() -> None:
         print(f"Creating {VENV.relative_to(ROOT)} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("Installing pinned packages (first time takes about a minute) ...", flush=True)
-    pip = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run(pip + ["-c", "constraints.txt", "-e", ".[test]"], cwd=ROOT, check=True)
+    if os.environ.get("LAB_INSTALLER") == "pip" or not _install_with_uv():
+        pip = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run(pip + ["-c", "constraints.txt", "-e", ".[test]"], cwd=ROOT, check=True)
     STAMP.write_text(_digest())
 
 
 def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     cmd = argv[0] if argv else "help"
-    if cmd not in ("lab", "test", "setup"):
+    if cmd not in ("lab", "test", "book", "setup"):
         print(__doc__)
         return 2
     setup()
@@ -61,8 +80,11 @@ def main(argv: list[str]) -> int:
         return 0
     if cmd == "lab":
         args = [str(PY), "-m", "lab_support.launch", *argv[1:]]
+    elif cmd == "book":
+        args = [str(PY), "-m", "lab_support.book", *argv[1:]]
     else:
-        args = [str(PY), "-m", "pytest", "--nbmake", *argv[1:]]
+        workers = os.environ.get("LAB_TEST_WORKERS", TEST_WORKERS)
+        args = [str(PY), "-m", "pytest", "--nbmake", "-n", workers, "--dist", "worksteal", *argv[1:]]
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if cmd == "lab":
         os.execve(args[0], args, env)  # the launcher handles Ctrl-C itself

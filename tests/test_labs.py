@@ -54,7 +54,9 @@ async def test_durable_agent_resumes_after_worker_sigkill(lab, tmp_path):
     assert len(report.notes) == len(STEPS)
     assert sorted(effects["step"]) == list(range(1, len(STEPS) + 1)), "each step exactly once"
     resumed = effects[effects["started"] > killed_at].iloc[0]
-    assert resumed["step"] == 5 and resumed["attempt"] == 2 and resumed["pid"] != first_pid
+    # the step in flight ran again on the new process; its attempt is 2, or more if a later attempt was also
+    # lost (e.g. handed to the dead worker's last poll): Temporal promises a retry, not which attempt succeeds
+    assert resumed["step"] == 5 and resumed["attempt"] >= 2 and resumed["pid"] != first_pid
     events = to_frame(await handle.fetch_history())
     started = events[(events["type"] == "ActivityTaskStarted") & (events["lane"] == "run_step #5")].iloc[0]
     assert started["attempt"] == 2 and "Heartbeat" in started["failure"]

@@ -79,3 +79,10 @@ def test_every_dependency_is_pinned_and_agrees_with_constraints():
     locked = _pins((ROOT / "constraints.txt").read_text().splitlines())
     for name, version in declared.items():
         assert locked.get(name) == version, f"{name}: pyproject {version}, constraints {locked.get(name)}"
+
+
+def test_the_installer_pin_in_tasks_py_is_the_one_in_constraints():
+    tasks = (ROOT / "tasks.py").read_text()
+    pinned = re.search(r'^UV = "uv==([^"]+)"', tasks, re.M)
+    assert pinned, "tasks.py pins uv"
+    assert _pins((ROOT / "constraints.txt").read_text().splitlines())["uv"] == pinned.group(1)

@@ -1,0 +1,84 @@
+"""Notebook checks on nbmake's own run: each notebook is executed once, by nbmake, and that same
+execution is read for clean outputs (no stderr, no log noise, an error in every `raises-exception`
+cell and nowhere else) and kept, executed, for the book (`python3 tasks.py book`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+EXECUTED = ROOT / "_build" / "book" / "executed"
+NOISE = ("WARN", "level=", "temporalio_sdk_core", "Traceback")
+
+
+class NotebookOutputError(AssertionError):
+    """An executed notebook whose outputs break the lab's rules."""
+
+
+def output_problems(nb: Any) -> list[str]:
+    """What is wrong with an executed notebook's outputs (empty list: clean), one line per problem."""
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tagged = "raises-exception" in cell.metadata.get("tags", [])
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if tagged and not errors:
+            problems.append(f"cell {index} is tagged raises-exception but raised nothing")
+        if errors and not tagged:
+            problems.append(f"cell {index} raised {errors[0].ename} but is not tagged raises-exception")
+        for out in cell.outputs:
+            if out.output_type == "stream" and out.name == "stderr":
+                problems.append(f"cell {index} wrote to stderr: {out.text[:300]!r}")
+                continue
+            text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            noise = [word for word in NOISE if word in text]
+            if noise:
+                problems.append(f"cell {index} output has log noise ({noise[0]}): {text[:300]!r}")
+    return problems
+
+
+def _keep(path: Path, nb: Any, seconds: float, passed: bool) -> None:
+    import nbformat
+
+    from lab_support.book import source_digest
+
+    nb.metadata["lab_book"] = {"source_sha256": source_digest(path), "seconds": round(seconds, 2),
+                               "passed": passed, "executed_at": time.time()}
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(EXECUTED / path.name))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Around nbmake's run of a notebook: keep the executed notebook, then check its outputs."""
+    if not getattr(item, "nbmake", False):
+        return (yield)
+    from nbmake import pytest_items
+
+    runs: list[Any] = []
+    original = pytest_items.NotebookRun.execute
+
+    def execute(run: Any) -> Any:
+        result = original(run)
+        runs.append(result)
+        return result
+
+    started, passed = time.perf_counter(), False
+    try:
+        with mock.patch.object(pytest_items.NotebookRun, "execute", execute):
+            outcome = yield
+        problems = output_problems(runs[0].nb)
+        if problems:
+            raise NotebookOutputError(f"{Path(item.path).name}: " + "\n".join(problems))
+        passed = True
+        return outcome
+    finally:
+        if runs:
+            _keep(Path(item.path), runs[0].nb, time.perf_counter() - started, passed)
