@@ -283,6 +283,7 @@ class SubprocessWorker:
         if self.metrics_port:
             env["LAB_METRICS_PORT"] = str(self.metrics_port)
         with open(self.log_file, "ab") as log:
+            logged = log.tell()
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=log, env=env, start_new_session=True,
@@ -292,8 +293,18 @@ class SubprocessWorker:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else b""
         if not line.startswith(b"READY"):
+            exited = ready and not line  # end of output: the process is exiting
             kill_group(self.proc)
-            raise LabError(f"Worker {self.module} did not start within {timeout:g}s; see {self.log_file}.")
+            if not exited:
+                raise LabError(f"Worker {self.module} did not start within {timeout:g}s; see {self.log_file}.")
+            with open(self.log_file, errors="replace") as f:
+                f.seek(logged)
+                lines = [ln for ln in f.read().splitlines() if ln.strip()] or [""]
+            last = next((ln for ln in reversed(lines) if "Error:" in ln), lines[-1])  # the exception, not a dump
+            if "connect" in last.lower():
+                raise LabError(f"Worker {self.module} could not reach the Temporal server at {self.lab.address} "
+                               f"({last[:160]}). Fix: is the server running? Re-run the setup cell or start the lab.")
+            raise LabError(f"Worker {self.module} exited while starting: {last[:300]} (see {self.log_file}).")
         return self
 
     def kill(self) -> float:

@@ -145,8 +145,9 @@ async def test_wait_running_waits_for_the_nth_activity_and_refuses_a_finished_on
 
 
 def test_subprocess_worker_that_cannot_start_says_where_to_look(lab):
-    with pytest.raises(LabError, match="did not start"):
+    with pytest.raises(LabError, match="exited while starting: .*No module named 'labs.no_such_module'") as err:
         SubprocessWorker(lab, "labs.no_such_module.worker").start(timeout=10)
+    assert "worker-" in str(err.value), "names its log file"
 
 
 def test_killed_parent_leaves_no_worker_behind(lab):
@@ -301,3 +302,13 @@ async def test_after_a_worker_starts_any_reload_in_its_package_sees_a_same_size_
     await worker.stop()
     _edit(folder, "exercise.py", "'X1'", "'X2'", keep_mtime=True)
     assert importlib.reload(exercise).ANSWER == "X2"
+
+
+async def test_a_subprocess_worker_that_cannot_reach_the_server_says_so(tmp_path):
+    from lab_support.server import ServerProcess
+
+    server = await ServerProcess(tmp_path / "gone.db").start()
+    lab = await server.lab()
+    server.kill()
+    with pytest.raises(LabError, match=f"could not reach the Temporal server at {server.address}"):
+        SubprocessWorker(lab, "labs.replay.worker").start()
