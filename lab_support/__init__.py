@@ -11,6 +11,7 @@ from typing import Any
 _EXPORTS = {
     "setup": "server", "LabError": "server", "Lab": "server", "ServerProcess": "server",
     "KernelWorker": "workers", "SubprocessWorker": "workers", "wait_result": "workers", "wait_running": "workers",
+    "diagnose": "workers",
     "fetch_history": "history", "to_frame": "history", "save_history": "history", "load_history": "history",
     "wait_event": "history", "fetch_runs": "history",
     "timeline": "plots", "growth": "plots",

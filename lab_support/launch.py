@@ -19,27 +19,54 @@ import time
 from pathlib import Path
 
 from .procs import kill_group, port_busy, tethered_command
-from .server import STATE, LabError, ServerProcess
+from .server import STATE, LabError, ServerProcess, find_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _port(name: str, default: int) -> int:
-    value = os.environ.get(name, str(default))
-    if not value.isdigit():
-        raise LabError(f"{name}={value!r} is not a port number. Fix: set it to a free port such as {default}.")
-    port = int(value)
-    if port_busy(port):
-        raise LabError(
-            f"Port {port} on 127.0.0.1 is already in use (is another lab or Temporal server running?). "
-            f"Fix: stop that process, or choose another port: {name}={port + 10} python3 tasks.py lab"
-        )
-    return port
+def _answers_as_temporal(port: int) -> bool:
+    """True if a Temporal server answers a health check on 127.0.0.1:`port` (asks the `temporal` CLI, ~2 s at most)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    command = [str(find_binary("temporal")), "operator", "cluster", "health", "--address", f"127.0.0.1:{port}",
+               "--command-timeout", "2s"]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and "SERVING" in done.stdout
 
 
-def _start_dev_server(procs: list[subprocess.Popen[bytes]], log: Path) -> dict[str, str]:
+def _ports(wanted: dict[str, int]) -> dict[str, int]:
+    """Ports by variable name (env value or default); one LabError listing EVERY busy one, with free ones to use."""
+    ports = {}
+    for name, default in wanted.items():
+        value = os.environ.get(name, str(default))
+        if not value.isdigit():
+            raise LabError(f"{name}={value!r} is not a port number. Fix: set it to a free port such as {default}.")
+        ports[name] = int(value)
+    busy = {name: port for name, port in ports.items() if port_busy(port)}
+    if not busy:
+        return ports
+    taken = set(ports.values())
+    moves = []
+    for name, port in busy.items():
+        free = port + 10
+        while port_busy(free) or free in taken:
+            free += 10
+        taken.add(free)
+        moves.append(f"{name}={free}")
+    listed = ", ".join(f"{port} ({name})" for name, port in busy.items())
+    message = (f"Ports already in use on 127.0.0.1: {listed} (is another lab or Temporal server running?). "
+               f"Fix: stop what uses them, or choose free ones: {' '.join(moves)} python3 tasks.py lab")
+    grpc = busy.get("LAB_TEMPORAL_PORT")
+    if grpc and _answers_as_temporal(grpc):
+        message += (f"\nPort {grpc} answers as a Temporal server. To use that server instead of starting one: "
+                    f"TEMPORAL_ADDRESS=127.0.0.1:{grpc} python3 tasks.py lab")
+    raise LabError(message)
+
+
+def _start_dev_server(procs: list[subprocess.Popen[bytes]], log: Path, grpc: int, ui: int) -> dict[str, str]:
     """Start the persistent dev server with its Web UI; returns the environment notebooks should get."""
-    grpc, ui = _port("LAB_TEMPORAL_PORT", 7233), _port("LAB_UI_PORT", 8233)
     server = ServerProcess(STATE / "temporal.db", port=grpc, ui_port=ui, log_file=log)
     try:
         asyncio.run(server.start())
@@ -59,7 +86,11 @@ def main() -> int:
     try:
         (STATE / "logs").mkdir(parents=True, exist_ok=True)
         log = STATE / "logs" / "lab-server.log"
-        if os.environ.get("TEMPORAL_ADDRESS"):  # an existing server (docker compose, a cluster, Cloud)
+        existing = bool(os.environ.get("TEMPORAL_ADDRESS"))  # an existing server (docker compose, a cluster, Cloud)
+        wanted = {"LAB_JUPYTER_PORT": 8888} if existing else {"LAB_TEMPORAL_PORT": 7233, "LAB_UI_PORT": 8233,
+                                                              "LAB_JUPYTER_PORT": 8888}
+        ports = _ports(wanted)  # every busy port is reported at once, before anything starts
+        if existing:
             from .server import connect
 
             lab = asyncio.run(connect(timeout=30))
@@ -67,8 +98,8 @@ def main() -> int:
                   flush=True)
             env = dict(os.environ)
         else:
-            env = _start_dev_server(procs, log)
-        web = _port("LAB_JUPYTER_PORT", 8888)
+            env = _start_dev_server(procs, log, ports["LAB_TEMPORAL_PORT"], ports["LAB_UI_PORT"])
+        web = ports["LAB_JUPYTER_PORT"]
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         jupyter = [sys.executable, "-m", "jupyter", "lab", "--ip", os.environ.get("LAB_BIND_IP", "127.0.0.1"), f"--port={web}",
                    "--port-retries=0", "--no-browser", f"--ServerApp.root_dir={ROOT}",

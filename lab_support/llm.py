@@ -127,11 +127,33 @@ def start_model(fake: bool | None = None) -> Model:
         server = LLMockServer(host="127.0.0.1", responses=MockResponseSettings(response_style="static")).start()
         return Model("fake", server.base_url("openai"), name, fake=server)
     if base_url:
+        _probe(base_url)
         return Model("compatible", base_url, name)
     if not has_key:
         raise LabError("LAB_MODEL=openai needs an API key. Fix: set OPENAI_API_KEY in the environment "
                        "(never in a notebook), or unset LAB_MODEL to use the local model.")
     return Model("openai", None, name)
+
+
+def _probe(base_url: str, timeout: float = 3.0) -> None:
+    """Raise one LabError naming OPENAI_BASE_URL unless an HTTP server answers GET {base_url}/models within `timeout` s."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(base_url.rstrip("/") + "/models")
+    if os.environ.get("OPENAI_API_KEY"):
+        request.add_header("Authorization", f"Bearer {os.environ['OPENAI_API_KEY']}")
+    try:
+        urllib.request.urlopen(request, timeout=timeout).close()
+    except urllib.error.HTTPError as e:  # an answer: the server is there
+        if e.code in (401, 403):
+            raise LabError(f"The model server at OPENAI_BASE_URL={base_url} refused the key (HTTP {e.code}). "
+                           "Fix: set the OPENAI_API_KEY that server expects, or unset both to use the local model.") from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise LabError(f"No model server answers at OPENAI_BASE_URL={base_url} ({reason}). Fix: start that server "
+                       "(e.g. `ollama serve`) or correct OPENAI_BASE_URL (it ends in /v1), or unset it to use the "
+                       "local model.") from None
 
 
 def client(model_url: str | None = None, model_offline: bool = False, timeout: float = 30.0) -> Any:

@@ -81,8 +81,15 @@ def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL, wait: f
 
 
 def _tether(log: str, args: list[str]) -> int:
-    """Run `args` with output to `log` ("-": ours); stop it on SIGTERM/SIGINT or when our parent dies."""
+    """Run `args` with output to `log` ("-": ours); stop it on SIGTERM/SIGINT or when our parent dies.
+
+    The tether leads its own session, so a Ctrl-C or a Jupyter "Interrupt kernel" (SIGINT to the
+    parent's whole process group) reaches neither it nor `args`; they still die with the parent."""
     parent = os.getppid()
+    try:
+        os.setsid()
+    except OSError:  # already a session leader (started with start_new_session=True)
+        pass
     with open(log if log != "-" else os.devnull, "ab") as out:
         child = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=None if log == "-" else out,

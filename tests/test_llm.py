@@ -91,11 +91,49 @@ def test_modes_from_the_environment(monkeypatch):
     assert "sk-secret" not in repr(real) and "sk-secret" not in str(real.worker_config())
     with pytest.raises(LabError, match="local model"):
         real.rate_limit()
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    assert start_model().mode == "compatible"
     forced = start_model(fake=True)
     assert forced.mode == "fake"
+    monkeypatch.setenv("OPENAI_BASE_URL", forced.base_url)  # any answering server will do
+    assert start_model().mode == "compatible"
     forced.stop()
+
+
+def test_a_closed_model_endpoint_is_refused_at_once_naming_the_variable(monkeypatch):
+    from lab_support.procs import free_port
+
+    monkeypatch.delenv("LAB_MODEL", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    started = time.monotonic()
+    with pytest.raises(LabError, match="No model server answers at OPENAI_BASE_URL=") as err:
+        start_model()
+    assert time.monotonic() - started < 10  # a behaviour bound: not the 64 s of a first agent run
+    assert "Fix:" in str(err.value) and "sk-secret" not in str(err.value)
+
+
+def test_a_model_endpoint_that_refuses_the_key_says_so(monkeypatch):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("LAB_MODEL", raising=False)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
+        monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
+        with pytest.raises(LabError, match="refused the key") as err:
+            start_model()
+        assert "OPENAI_API_KEY" in str(err.value) and "sk-secret" not in str(err.value)
+    finally:
+        server.shutdown()
 
 
 def test_openai_mode_without_a_key_names_the_fix(monkeypatch):

@@ -10,6 +10,7 @@ import subprocess
 import time
 from datetime import timedelta
 from importlib import metadata
+from pathlib import Path
 
 import psutil
 import pytest
@@ -184,3 +185,87 @@ def test_killed_parent_leaves_no_server_behind():
     gone, alive = psutil.wait_procs(children, timeout=5)
     alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]  # a zombie is dead
     assert not alive, [p.cmdline() for p in alive]
+
+
+def _run_cell(kc, code: str, timeout: float = 60) -> dict:
+    """Run `code` in the kernel; returns the execute reply's content (status ok/error, ename)."""
+    return kc.execute_interactive(code, timeout=timeout, output_hook=lambda msg: None)["content"]
+
+
+def test_interrupting_a_kernel_keeps_every_lab_process_and_killing_it_leaves_none(tmp_path):
+    from jupyter_client import KernelManager
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "OPENAI_", "LAB_MODEL"))}
+    (tmp_path / "tmp").mkdir()
+    env.update(LAB_STATE_DIR=str(tmp_path / "state"), TMPDIR=str(tmp_path / "tmp"))
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(env=env, cwd=str(Path(__file__).parent.parent))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        started = _run_cell(kc, (
+            "import asyncio, uuid\n"
+            "from lab_support import setup, KernelWorker, SubprocessWorker, ServerProcess, wait_result\n"
+            "from lab_support.llm import start_model\n"
+            "from labs.replay.activities import Ticket\n"
+            "from labs.replay.workflows import SupportAgent\n"
+            "lab = await setup()\n"
+            "skip = await setup(time_skipping=True)\n"
+            "from lab_support.server import STATE\nown = await ServerProcess(STATE / 'own.db').start()\n"
+            "kw = await KernelWorker(lab, 'labs.replay.worker').start()\n"
+            "sw = SubprocessWorker(lab, 'labs.replay.worker').start()\n"
+            "model = start_model()\n"
+            "async def agent(queue):\n"
+            "    h = await lab.client.start_workflow(SupportAgent.run, Ticket('1', 'refund'),\n"
+            "                                        id=uuid.uuid4().hex, task_queue=queue)\n"
+            "    return (await wait_result(h, timeout=20)).label\n"
+        ))
+        assert started["status"] == "ok", started
+        kernel = psutil.Process(km.provisioner.process.pid)
+        children = kernel.children(recursive=True)
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        assert "start-dev" in names and "temporal-test-server" in names and "labs.replay.worker" in names
+
+        km.interrupt_kernel()  # idle kernel: JupyterLab's Interrupt button
+        time.sleep(1)
+        stuck = kc.execute("h = await lab.client.start_workflow(SupportAgent.run, Ticket('2', 'x'), "
+                           "id=uuid.uuid4().hex, task_queue='nobody'); await wait_result(h, timeout=60)")
+        while True:  # until the kernel has begun that cell
+            msg = kc.get_iopub_msg(timeout=30)
+            if msg["msg_type"] == "execute_input" and msg["parent_header"].get("msg_id") == stuck:
+                break
+        time.sleep(1.5)  # the cell is now inside wait_result
+        km.interrupt_kernel()  # during a wait_result
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == stuck and reply["content"]["status"] == "error"
+        time.sleep(1)
+        assert all(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children), "an interrupt killed one"
+        after = _run_cell(kc, (
+            "assert await agent(kw.task_queue) == 'billing'\n"
+            "assert await agent(sw.task_queue) == 'billing'\n"
+            "from lab_support.server import server_reachable\n"
+            "assert await server_reachable((await own.lab()).client) and await server_reachable(skip.client)\n"
+            "import urllib.request; urllib.request.urlopen(model.base_url + '/models', timeout=5).read()\n"
+        ))
+        assert after["status"] == "ok", after
+
+        km.restart_kernel(now=True)  # a restart kills the old kernel (atexit does not run)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, [p.cmdline() for p in alive]
+        assert not list((tmp_path / "tmp").iterdir()), "setup() left a temporary folder behind"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+async def test_server_process_names_every_busy_port(tmp_path):
+    from lab_support.server import ServerProcess
+
+    with socket.socket() as a, socket.socket() as b:
+        for s in (a, b):
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+        grpc, ui = a.getsockname()[1], b.getsockname()[1]
+        with pytest.raises(LabError, match=f"Port\\(s\\) {grpc}, {ui} on 127.0.0.1 already in use"):
+            await ServerProcess(tmp_path / "x.db", port=grpc, ui_port=ui).start()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .activities import classify, draft_reply, search_docs
-from .workflows import StampedAgent, SupportAgent
+from .activities import classify, draft_reply, fetch_blocking, fetch_in_thread, search_docs, watch_loop
+from .workflows import LoopWatch, StampedAgent, SupportAgent
 
 
 def worker_options() -> dict[str, Any]:
-    """Workflows, activities and options of this lesson's worker."""
-    return {"workflows": [SupportAgent, StampedAgent], "activities": [classify, search_docs, draft_reply]}
+    """Workflows, activities and options of this lesson's worker (sync `def` activities run in the executor's threads)."""
+    return {"workflows": [SupportAgent, StampedAgent, LoopWatch],
+            "activities": [classify, search_docs, draft_reply, fetch_blocking, fetch_in_thread, watch_loop],
+            "activity_executor": ThreadPoolExecutor(max_workers=4)}
 
 
 if __name__ == "__main__":
