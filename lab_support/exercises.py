@@ -69,6 +69,9 @@ async def stuck_verdict(handle: Any, error: Exception, lesson: str, hint: str,
 
 def _fresh(module: str) -> Any:
     """Import `module` again from disk, so the learner's latest edits count."""
+    from .workers import _fresh_bytecode
+
+    _fresh_bytecode(module)  # a save within the same second as the last import still counts
     if module in sys.modules:
         return importlib.reload(sys.modules[module])
     return importlib.import_module(module)

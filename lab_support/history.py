@@ -99,6 +99,10 @@ async def fetch_history(source: Lab | Client | WorkflowHandle[Any, Any], workflo
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             raise unknown_workflow(handle.id) from None
+        if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            from .server import ensure_reachable
+
+            await ensure_reachable(handle._client, grace=5.0)  # raises a LabError naming the fix if the server is gone
         raise
     running = description.status == WorkflowExecutionStatus.RUNNING
     return LabHistory(history.workflow_id, history.events, source=handle.id,
@@ -119,8 +123,11 @@ async def wait_event(handle: WorkflowHandle[Any, Any], event_type: str, count: i
         if len(rows) >= count:
             return df
         if time.monotonic() > deadline:
+            from .workers import diagnose
+
             which = "".join(f", {k}={v!r}" for k, v in where.items())
-            raise TimeoutError(f"{handle.id!r} has fewer than {count} {event_type} events{which} after {timeout:g}s")
+            raise TimeoutError(f"{handle.id!r} has fewer than {count} {event_type} events{which} after {timeout:g}s; "
+                               f"{await diagnose(handle)}")
         await asyncio.sleep(0.1)
 
 

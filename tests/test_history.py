@@ -177,7 +177,7 @@ def test_sdk_events_are_parsed_only_when_used():
     assert len(history.events) == 11 and history.events[5].activity_task_started_event_attributes.attempt == 4
 
 
-@pytest.mark.parametrize("file", sorted(p.name for p in HISTORIES.glob("*.json")))
+@pytest.mark.parametrize("file", sorted(p.name for p in HISTORIES.glob("*.json") if not p.name.endswith(".states.json")))
 def test_json_and_sdk_objects_give_identical_frames(file):
     from temporalio.client import WorkflowHistory
 
