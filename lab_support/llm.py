@@ -14,7 +14,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported on use: worker processes start faster without it
+    import pandas as pd
 
 from .server import LabError
 
@@ -97,6 +100,8 @@ class Model:
              "tools_offered": bool((r.body or {}).get("tools")), "messages": len((r.body or {}).get("messages") or [])}
             for r in self.fake.state.journal.records()
         ]
+        import pandas as pd
+
         return pd.DataFrame(rows, columns=["seq", "path", "status", "fault", "retry_after", "start", "end",
                                            "duration", "tools_offered", "messages"])
 
