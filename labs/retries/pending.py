@@ -33,3 +33,17 @@ async def next_attempt(handle: WorkflowHandle[Any, Any], timeout: float = 30.0) 
                 return NextAttempt(p.activity_type.name, p.attempt, wait.total_seconds(), p.last_failure.message)
         await asyncio.sleep(0.1)
     raise TimeoutError(f"No activity of {handle.id} was waiting for a retry within {timeout:g} s.")
+
+
+async def attempts_logged(ledger: Any, workflow_id: str, count: int, timeout: float = 30.0) -> Any:
+    """Wait until the attempt log holds `count` attempts of `workflow_id`; return them (a DataFrame).
+
+    An attempt the server has already given up on may still be running in the worker: it logs itself when
+    it ends. Raises TimeoutError if fewer than `count` are logged within `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while len(attempts := ledger.attempts(workflow_id)) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(attempts)} of {count} attempts of {workflow_id} logged after {timeout:g} s.")
+        await asyncio.sleep(0.1)
+    return attempts
