@@ -26,7 +26,7 @@ async def settled_children(client: Client, parent_id: str, count: int, timeout: 
 async def retried_runs(client: Client, workflow_id: str, first_run_id: str) -> list[dict[str, Any]]:
     """Each run of a retried parent (follows failed runs' `new_execution_run_id`), oldest first.
 
-    One dict per run: its attempt, close event, and what its start of the child came to (the child's run id
+    One dict per run: its attempt, how it closed (FAILED, COMPLETED...), and what its start of the child came to (the child's run id
     from `ChildWorkflowExecutionStarted`, or the cause from `StartChildWorkflowExecutionFailed`). Read from histories.
     """
     runs, run_id = [], first_run_id
@@ -39,7 +39,7 @@ async def retried_runs(client: Client, workflow_id: str, first_run_id: str) -> l
                 row["child run"] = e.child_workflow_execution_started_event_attributes.workflow_execution.run_id
             if e.HasField("start_child_workflow_execution_failed_event_attributes"):
                 cause = e.start_child_workflow_execution_failed_event_attributes.cause
-                row["child start failed"] = StartChildWorkflowExecutionFailedCause.Name(cause)
+                row["child start failed"] = StartChildWorkflowExecutionFailedCause.Name(cause).split("_CAUSE_")[-1]
         runs.append(row)
         last = events[-1]
         run_id = (last.workflow_execution_failed_event_attributes.new_execution_run_id
@@ -48,4 +48,4 @@ async def retried_runs(client: Client, workflow_id: str, first_run_id: str) -> l
 
 
 def _event_type(event: Any) -> str:
-    return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+    return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_")
