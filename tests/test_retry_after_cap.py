@@ -49,3 +49,10 @@ async def test_agents_plugin_caps_an_hour_long_retry_after(lab):
         assert list(model.requests()["retry_after"]) == [3600]  # the model really asked for an hour
     finally:
         model.stop()
+
+
+async def test_exercise_check_refuses_an_uncapped_retry_after(lab):
+    from lab_support.exercises import check
+
+    verdict = await check("retries", lab, module="tests.fixtures.wrong_retries_uncapped")
+    assert verdict.status == "not yet" and "3600" in verdict.message and "min(" in (verdict.hint or "")
