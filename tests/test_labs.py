@@ -480,7 +480,7 @@ async def test_worker_versioning_pins_and_upgrades(lab):
 
     queue = f"vq-{uuid.uuid4().hex[:6]}"
     b1 = await KernelWorker(lab, "labs.versioning.worker", task_queue=queue, generation="v1", build_id="1.0").start()
-    await set_current(lab.client, lab.namespace, "1.0")
+    await set_current(lab.client, lab.namespace, "1.0", queue)
     pinned = await lab.client.start_workflow("ResearchPipeline", Topic("p", True), id=f"p-{uuid.uuid4().hex[:6]}",
                                              task_queue=queue)
     auto = await lab.client.start_workflow("ResearchPipeline", Topic("a", True), id=f"a-{uuid.uuid4().hex[:6]}",
@@ -488,7 +488,7 @@ async def test_worker_versioning_pins_and_upgrades(lab):
     for run in (pinned, auto):
         await wait_event(run, "ActivityTaskCompleted", count=2)
     b2 = await KernelWorker(lab, "labs.versioning.worker", task_queue=queue, generation="v2", build_id="2.0").start()
-    await set_current(lab.client, lab.namespace, "2.0")
+    await set_current(lab.client, lab.namespace, "2.0", queue)
     for run in (pinned, auto):
         await run.signal("publish")
         await wait_result(run)

@@ -5,23 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 
-from temporalio.api.enums.v1 import RoutingConfigUpdateState
-from temporalio.api.workflowservice.v1 import (
-    DescribeWorkerDeploymentRequest,
-    SetWorkerDeploymentCurrentVersionRequest,
-)
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, SetWorkerDeploymentCurrentVersionRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from .worker import DEPLOYMENT
 
 
-async def set_current(client: Client, namespace: str, build_id: str, timeout: float = 30.0) -> float:
-    """Make `build_id` current; return the seconds it took until every task queue partition routes by it.
+async def set_current(client: Client, namespace: str, build_id: str, task_queue: str, timeout: float = 30.0) -> float:
+    """Make `build_id` current; return the seconds until `task_queue` routes its workflow tasks by it.
 
     Retries while the server has not yet seen that build poll (NOT_FOUND). The call returns before the new
-    routing reaches the task queues; until the deployment's `routing_config_update_state` is COMPLETED, a
-    workflow task may still go to the old build. Raises TimeoutError (or the last RPCError) after `timeout` s.
+    routing reaches the task queue (it is pushed to each task queue of the deployment afterwards); until
+    the queue reports the new current version, a workflow task may still go to the old build.
+    Raises TimeoutError (or the last RPCError) after `timeout` seconds.
     """
     started = time.monotonic()
     while True:
@@ -34,13 +33,13 @@ async def set_current(client: Client, namespace: str, build_id: str, timeout: fl
                 raise
             await asyncio.sleep(0.2)
     while True:
-        info = (await client.workflow_service.describe_worker_deployment(DescribeWorkerDeploymentRequest(
-            namespace=namespace, deployment_name=DEPLOYMENT))).worker_deployment_info
-        if (info.routing_config.current_deployment_version.build_id == build_id and info.routing_config_update_state
-                == RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_COMPLETED):
+        queue = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+            namespace=namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+        if queue.versioning_info.current_deployment_version.build_id == build_id:
             return time.monotonic() - started
         if time.monotonic() - started > timeout:
-            raise TimeoutError(f"Build {build_id} is current but its routing did not reach every task queue in {timeout:g} s.")
+            raise TimeoutError(f"Build {build_id} is current, but task queue {task_queue!r} did not route by it "
+                               f"within {timeout:g} s.")
         await asyncio.sleep(0.05)
 
 
