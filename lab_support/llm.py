@@ -162,7 +162,11 @@ def _probe(base_url: str, timeout: float = 3.0) -> None:
 
 
 def client(model_url: str | None = None, model_offline: bool = False, timeout: float = 30.0) -> Any:
-    """An `openai.AsyncOpenAI` with its own retries OFF, so Temporal owns (and records) every retry."""
+    """An `openai.AsyncOpenAI` with its own retries OFF, so Temporal's retry policy owns every retry.
+
+    The history keeps only the last attempt's number and failure (its `ActivityTaskStarted` event); each
+    attempt's detail comes from an attempt log or the model's request log (notebook 02).
+    """
     from openai import AsyncOpenAI
 
     # The local model gets a dummy key: a real key never leaves for a server that does not need it.
@@ -172,20 +176,43 @@ def client(model_url: str | None = None, model_offline: bool = False, timeout: f
     return AsyncOpenAI(base_url=model_url, api_key=key, max_retries=0, timeout=timeout)
 
 
-def agents_plugin(model: Model) -> Any:
-    """Temporal's OpenAI Agents SDK plugin, pointed at `model` over HTTP, with Temporal owning retries."""
+def agents_plugin(model: Model, max_retry_after: float = 30.0) -> Any:
+    """Temporal's OpenAI Agents SDK plugin, pointed at `model` over HTTP, with Temporal owning retries.
+
+    The plugin's model activity honours a 429's `Retry-After` as the next retry's delay, with no ceiling
+    (`temporalio/openai_agents/_invoke_model_activity.py`, `_raise_for_openai_status`): one
+    `Retry-After: 3600` would park the agent for an hour. So the HTTP client caps the header at
+    `max_retry_after` seconds before the plugin reads it, and a schedule-to-close budget of 5 minutes
+    bounds each model call however its retries go.
+    """
     from datetime import timedelta
 
     from agents import set_tracing_disabled
     from agents.models.openai_provider import OpenAIProvider
+    from openai import DefaultAsyncHttpxClient
     from temporalio.common import RetryPolicy
     from temporalio.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin
 
     set_tracing_disabled(os.environ["OPENAI_AGENTS_DISABLE_TRACING"] == "1")
 
-    provider = OpenAIProvider(openai_client=client(model.base_url, model.mode == "fake"), use_responses=False)
+    async def cap_retry_after(response: Any) -> None:
+        for header, unit in (("retry-after", 1.0), ("retry-after-ms", 1000.0)):
+            value = response.headers.get(header)
+            if value is None:
+                continue
+            try:
+                too_long = float(value) > max_retry_after * unit
+            except ValueError:  # an HTTP date: the plugin could not read it either
+                too_long = True
+            if too_long:
+                response.headers[header] = f"{max_retry_after * unit:g}"
+
+    http = DefaultAsyncHttpxClient(event_hooks={"response": [cap_retry_after]})
+    openai_client = client(model.base_url, model.mode == "fake").with_options(http_client=http)
+    provider = OpenAIProvider(openai_client=openai_client, use_responses=False)
     params = ModelActivityParameters(
         start_to_close_timeout=timedelta(seconds=60),
+        schedule_to_close_timeout=timedelta(minutes=5),
         retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=8),
     )
     return OpenAIAgentsPlugin(model_params=params, model_provider=provider)

@@ -152,12 +152,31 @@ async def test_idempotency_key_prevents_the_duplicate_email(lab, retries):
     from labs.retries.workflows import SendReport
 
     model, ledger, worker = retries
-    for use_key in (False, True):
-        handle = await lab.client.start_workflow(SendReport.run, Email("a@b.c", "r", use_key),
+    for key_from in ("", "run"):
+        handle = await lab.client.start_workflow(SendReport.run, Email("a@b.c", "r", key_from),
                                                  id=f"mail-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
         await wait_result(handle)
     mails = ledger.frame("mail")
     assert (mails["key"] == "").sum() == 2 and (mails["key"] != "").sum() == 1
+
+
+async def test_workflow_id_key_collides_across_runs_of_a_reused_id_and_run_id_key_does_not(lab, retries):
+    from labs.retries.activities import Email
+    from labs.retries.workflows import SendReport
+
+    model, ledger, worker = retries
+    reused = {}
+    for key_from in ("workflow", "run"):
+        reused[key_from] = f"weekly-{key_from}-{uuid.uuid4().hex[:6]}"
+        for week in (1, 2):
+            await wait_result(await lab.client.start_workflow(
+                SendReport.run, Email("a@b.c", f"week {week}", key_from), id=reused[key_from],
+                task_queue=worker.task_queue))
+    mails = ledger.frame("mail")
+    by_workflow_id = mails[mails["key"].str.startswith(reused["workflow"])]
+    assert list(by_workflow_id["name"]) == ["a@b.c: week 1"]  # week 2 had the same key: never sent
+    by_run_id = mails[~mails["key"].str.startswith(reused["workflow"])]
+    assert sorted(by_run_id["name"]) == ["a@b.c: week 1", "a@b.c: week 2"] and by_run_id["key"].is_unique
 
 
 # -- lesson 11: the durable agent loop ---------------------------------------------------------------
@@ -463,7 +482,7 @@ async def test_worker_versioning_pins_and_upgrades(lab):
 
     queue = f"vq-{uuid.uuid4().hex[:6]}"
     b1 = await KernelWorker(lab, "labs.versioning.worker", task_queue=queue, generation="v1", build_id="1.0").start()
-    await set_current(lab.client, lab.namespace, "1.0")
+    await set_current(lab.client, lab.namespace, "1.0", queue)
     pinned = await lab.client.start_workflow("ResearchPipeline", Topic("p", True), id=f"p-{uuid.uuid4().hex[:6]}",
                                              task_queue=queue)
     auto = await lab.client.start_workflow("ResearchPipeline", Topic("a", True), id=f"a-{uuid.uuid4().hex[:6]}",
@@ -471,7 +490,7 @@ async def test_worker_versioning_pins_and_upgrades(lab):
     for run in (pinned, auto):
         await wait_event(run, "ActivityTaskCompleted", count=2)
     b2 = await KernelWorker(lab, "labs.versioning.worker", task_queue=queue, generation="v2", build_id="2.0").start()
-    await set_current(lab.client, lab.namespace, "2.0")
+    await set_current(lab.client, lab.namespace, "2.0", queue)
     for run in (pinned, auto):
         await run.signal("publish")
         await wait_result(run)

@@ -14,7 +14,9 @@ def worker_options(ledger: str, model_url: str | None, model_name: str, model_of
     return {
         "workflows": [ResearchLoop],
         "activities": [acts.call_model, acts.search_web, acts.read_page],
-        "max_cached_workflows": 0,  # a restarted worker picks up at once (see lesson 00)
+        # No sticky cache: a restarted worker picks up at once (lesson 00). The cost: every workflow task
+        # replays the whole history, model calls' conversations included.
+        "max_cached_workflows": 0,
     }
 
 

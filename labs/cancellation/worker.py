@@ -15,7 +15,10 @@ def worker_options(ledger: str) -> dict[str, Any]:
     return {
         "workflows": [CrawlAgent],
         "activities": [tools.crawl, tools.crawl_silently, tools.release_resources],
-        "graceful_shutdown_timeout": timedelta(seconds=10),  # on SIGTERM, let running activities finish
+        # On SIGTERM, let running activities finish for up to 10 s (the SDK's default is 0: cancelled at once).
+        "graceful_shutdown_timeout": timedelta(seconds=10),
+        # No sticky cache: the replacement worker gets the next workflow task at once instead of it waiting
+        # on the old worker's sticky queue. The cost: every workflow task replays the whole history.
         "max_cached_workflows": 0,
     }
 

@@ -9,3 +9,9 @@ from temporalio import activity
 async def check_feed(check: int) -> str:
     """Look at the feed; every 7th check finds something new."""
     return f"item-{check}" if check % 7 == 0 else ""
+
+
+@activity.defn
+async def fetch_page(size: int) -> str:
+    """A page of `size` bytes (its content lands in the history as the activity's result)."""
+    return "x" * size

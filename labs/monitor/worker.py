@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .activities import check_feed
-from .workflows import Monitor, NaiveMonitor
+from .activities import check_feed, fetch_page
+from .workflows import HandOver, Helper, Monitor, NaiveMonitor, SuggestionProbe
 
 
 def worker_options() -> dict[str, Any]:
     """Workflows, activities and options of this lesson's worker."""
-    return {"workflows": [NaiveMonitor, Monitor], "activities": [check_feed]}
+    return {"workflows": [NaiveMonitor, Monitor, SuggestionProbe, HandOver, Helper],
+            "activities": [check_feed, fetch_page]}
 
 
 if __name__ == "__main__":

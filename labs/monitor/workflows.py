@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from .activities import check_feed
+    from .activities import check_feed, fetch_page
 
 CALL = {"start_to_close_timeout": timedelta(seconds=10)}
 
@@ -86,3 +87,53 @@ class Monitor:
             self.state.reports += 1
             self._remember(self.state.pending.pop(0))
         return self.state
+
+
+@dataclass
+class Probe:
+    page_bytes: int  # how big each activity result is
+    max_steps: int = 200
+
+
+@dataclass
+class Suggestion:
+    """When `is_continue_as_new_suggested()` first turned true: after which step, at what history length/size."""
+
+    steps: int
+    events: int
+    bytes: int
+
+
+@workflow.defn
+class SuggestionProbe:
+    """Fetch pages until the server suggests continuing as new; report the history length and size then."""
+
+    @workflow.run
+    async def run(self, probe: Probe) -> Suggestion:
+        for step in range(1, probe.max_steps + 1):
+            await workflow.execute_activity(fetch_page, probe.page_bytes, **CALL)
+            info = workflow.info()
+            if info.is_continue_as_new_suggested():
+                return Suggestion(step, info.get_current_history_length(), info.get_current_history_size())
+        raise ApplicationError(f"no continue-as-new suggestion within {probe.max_steps} steps")
+
+
+@workflow.defn
+class Helper:
+    """A child that waits (for an hour) until its parent no longer needs it."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.sleep(timedelta(hours=1))
+
+
+@workflow.defn
+class HandOver:
+    """Starts a Helper child (default parent-close policy), then continues as new once."""
+
+    @workflow.run
+    async def run(self, handed_over: bool = False) -> str:
+        if handed_over:
+            return "second run"
+        await workflow.start_child_workflow(Helper.run, id=f"{workflow.info().workflow_id}-helper")
+        workflow.continue_as_new(True)

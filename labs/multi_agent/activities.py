@@ -33,6 +33,18 @@ class TeamTools:
         self.ledger.record("done", 0, task, key=info.workflow_id, started=started)
         return f"result of {task!r}"
 
+    @activity.defn(name="long_task")
+    async def long_task(self, task: str) -> str:
+        """A longer piece of work (5 x task_seconds, heartbeating); the ledger gets a row when it starts and when it ends."""
+        info, started = activity.info(), time.time()
+        key = f"{info.workflow_id}/{info.workflow_run_id}"
+        self.ledger.record("work started", 0, task, key=key, started=started)
+        while time.time() < started + 5 * self.task_seconds:
+            activity.heartbeat()
+            await asyncio.sleep(0.1)
+        self.ledger.record("work done", 0, task, key=key, started=started)
+        return f"result of {task!r}"
+
     @activity.defn(name="validate")
     async def validate(self, results: list[str]) -> list[str]:
         """The validator's check: which results are unusable (empty list: all fine)."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -82,3 +82,39 @@ class Planner:
             raise ApplicationError(f"validator rejected: {problems}")
         decision = await workflow.execute_child_workflow(Reviewer.run, results, id=f"{me}-reviewer")
         return Report(results, decision, retried)
+
+
+@workflow.defn
+class LongExecutor:
+    """One agent doing one longer task (the child in the retried-parent demo)."""
+
+    @workflow.run
+    async def run(self, task: str) -> str:
+        return await workflow.execute_activity_method(TeamTools.long_task, task, **CALL)
+
+
+@workflow.defn
+class RetriedPlanner:
+    """Starts its executor under a fixed id; its FIRST run fails on the `fail` signal; Temporal retries the planner."""
+
+    def __init__(self) -> None:
+        self.failing = False
+
+    @workflow.signal
+    def fail(self) -> None:
+        self.failing = True
+
+    @workflow.run
+    async def run(self, mission: Mission) -> str:
+        info = workflow.info()
+        try:
+            child = await workflow.start_child_workflow(
+                LongExecutor.run, f"research {mission.goal}", id=f"{info.workflow_id}-executor",
+                parent_close_policy=ParentClosePolicy[mission.children_on_parent_close])
+        except WorkflowAlreadyStartedError:
+            # A child with this id is still running (an earlier run's): this run cannot await it. Handle it.
+            return "executor already started by an earlier run"
+        if info.attempt == 1:
+            await workflow.wait_condition(lambda: self.failing)  # the executor is at work...
+            raise ApplicationError("the planner failed after starting its executor")  # ...and this run fails
+        return await child

@@ -22,12 +22,28 @@ from lab_support.ledger import Ledger
 from lab_support.llm import client
 
 
+# The longest Retry-After this agent honours. `next_retry_delay` has no ceiling of its own: a 429 with
+# `Retry-After: 3600` would park the call (and the agent waiting on it) for an hour. Past the cap, retry
+# sooner; a server that is still rate limiting answers with another 429, and `maximum_attempts` ends it.
+MAX_RETRY_AFTER = 30.0  # seconds
+
+
+def retry_after_seconds(error: openai.RateLimitError, cap: float = MAX_RETRY_AFTER) -> float:
+    """The 429's Retry-After header in seconds (1 if missing or not a number), capped at `cap`."""
+    try:
+        asked = float(error.response.headers.get("retry-after", 1))
+    except ValueError:  # an HTTP date: not worth parsing for a cap this short
+        asked = cap
+    return min(max(asked, 0.0), cap)
+
+
 def classify_error(error: Exception) -> Exception:
     """Turn an `openai` exception into what Temporal should do about it."""
-    if isinstance(error, openai.RateLimitError):  # 429: retry, but not before the server says
-        retry_after = float(error.response.headers.get("retry-after", 1))
-        return ApplicationError(f"rate limited, retry after {retry_after:g}s", type="RateLimited",
-                                next_retry_delay=timedelta(seconds=retry_after))
+    if isinstance(error, openai.RateLimitError):  # 429: retry, but not before the server says (up to a cap)
+        retry_after = retry_after_seconds(error)
+        asked = error.response.headers.get("retry-after")
+        return ApplicationError(f"rate limited, retry after {retry_after:g}s (Retry-After: {asked})",
+                                type="RateLimited", next_retry_delay=timedelta(seconds=retry_after))
     if isinstance(error, (openai.InternalServerError, openai.APIConnectionError)):  # 5xx, network, timeout
         return ApplicationError(f"model unavailable: {error}", type="ModelUnavailable")
     if isinstance(error, openai.APIStatusError):  # other 4xx: our request is wrong, retrying cannot help
@@ -40,7 +56,7 @@ def classify_error(error: Exception) -> Exception:
 class Email:
     to: str
     body: str
-    use_idempotency_key: bool
+    key_from: str = ""  # idempotency key: "" none, "run" run id + activity id, "workflow" workflow id + activity id
 
 
 class Tools:
@@ -73,9 +89,10 @@ class Tools:
     async def send_email(self, email: Email) -> str:
         """Send through the "mail API" (the ledger). Attempt 1 loses the response after the send."""
         info = activity.info()
-        key = f"{info.workflow_id}/{info.activity_id}" if email.use_idempotency_key else ""
+        run_or_workflow = {"run": info.workflow_run_id, "workflow": info.workflow_id, "": ""}[email.key_from]
+        key = f"{run_or_workflow}/{info.activity_id}" if run_or_workflow else ""
         if not (key and any(self.ledger.frame("mail")["key"] == key)):  # the mail API de-duplicates keys
-            self.ledger.record("mail", info.attempt, email.to, key=key, attempt=info.attempt)
+            self.ledger.record("mail", info.attempt, f"{email.to}: {email.body}", key=key, attempt=info.attempt)
         if info.attempt == 1:
             raise ApplicationError("connection reset before the mail API answered", type="ConnectionReset")
         return f"sent to {email.to}"

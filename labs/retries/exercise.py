@@ -4,6 +4,8 @@ The check runs one model call (the `AskModel` workflow) against two fault script
   A. 429 with `Retry-After: 2`, then 500, 500, then an answer: it must succeed on attempt 4, must
      wait at least the 2 s the server asked for, and must finish within 10 s.
   B. 400 (a bad request): it must fail after exactly 1 attempt.
+  C. A 429 with `Retry-After: 3600` must not park the call for an hour: honour the header up to a cap
+     (at most 60 s).
 Replace the `todo(...)` placeholders, save, then run the check cell in notebook 02.
 """
 
@@ -23,6 +25,8 @@ def classify(error: Exception) -> Exception:
     """Return the exception the activity should raise for this `openai` error."""
     # TODO 1: a 429 (openai.RateLimitError) is retryable, but not before its Retry-After header
     #         (error.response.headers["retry-after"], in seconds): see ApplicationError(next_retry_delay=...).
+    #         Cap it (at most 60 s): next_retry_delay has no ceiling, and one "Retry-After: 3600" would
+    #         otherwise park the agent for an hour.
     # TODO 2: a 5xx (openai.InternalServerError) or a network error (openai.APIConnectionError) is retryable.
     # TODO 3: any other HTTP error (openai.APIStatusError) means our request is wrong: do not retry it.
     return todo("classify 429, 5xx and other 4xx errors")

@@ -24,7 +24,19 @@ HINTS = [
     "5xx and connection errors: raise a plain (retryable) `ApplicationError`.",
     "Other `openai.APIStatusError`s: `ApplicationError(..., non_retryable=True)` - a retry sends the same bad request.",
     "Policy: an initial interval around 0.5-1 s with backoff 2 fits 10 s; `maximum_attempts` of 5-10 stops a dead model.",
+    "Cap the wait: `min(float(error.response.headers['retry-after']), 30.0)` seconds.",
 ]
+MAX_HONOURED = 60.0  # seconds: the longest Retry-After wait the check accepts
+
+
+def _rate_limited(retry_after: str) -> Exception:
+    """A real `openai.RateLimitError` as the client raises it for a 429 carrying `Retry-After`."""
+    import httpx
+    import openai
+
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx.Response(429, headers={"retry-after": retry_after}, request=request)
+    return openai.RateLimitError("Rate limit reached", response=response, body=None)
 
 
 async def _run(client: Client, module: ModuleType, policy: Policy, script) -> tuple[object, list, float]:
@@ -59,7 +71,7 @@ def _failure_text(e: BaseException) -> str:
 
 
 async def grade(client: Client, module: ModuleType) -> Verdict:
-    """Script A must recover in 4 attempts honouring Retry-After; script B must fail after 1 attempt."""
+    """Script A must recover in 4 attempts honouring Retry-After; Retry-After 3600 is capped; script B fails after 1 attempt."""
     try:
         policy = module.policy()
     except NotAttempted:
@@ -85,6 +97,12 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
         return not_yet(f"Script A took {took:.1f} s; the budget is 10 s. Retry sooner.", HINTS[3])
     if policy.maximum_attempts == 0 or policy.maximum_attempts > 20:
         return not_yet("The policy retries (almost) forever: a model that stays down would hang the agent.", HINTS[3])
+
+    decision = module.classify(_rate_limited("3600"))
+    delay = getattr(decision, "next_retry_delay", None)
+    if delay is not None and delay.total_seconds() > MAX_HONOURED:
+        return not_yet(f"A 429 with `Retry-After: 3600` would wait {delay.total_seconds():.0f} s before the next "
+                       f"attempt: cap it (at most {MAX_HONOURED:.0f} s).", HINTS[4])
 
     outcome, attempts, _ = await _run(client, module, policy, lambda m: (m.bad_request(1), m.say("a retried answer")))
     if not isinstance(outcome, BaseException) or len(attempts) != 1:

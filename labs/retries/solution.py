@@ -13,7 +13,7 @@ from .workflows import Policy
 def classify(error: Exception) -> Exception:
     """Return the exception the activity should raise for this `openai` error."""
     if isinstance(error, openai.RateLimitError):
-        wait = float(error.response.headers.get("retry-after", 1))
+        wait = min(float(error.response.headers.get("retry-after", 1)), 30.0)  # honour it, up to 30 s
         return ApplicationError("rate limited", type="RateLimited", next_retry_delay=timedelta(seconds=wait))
     if isinstance(error, (openai.InternalServerError, openai.APIConnectionError)):
         return ApplicationError(f"model unavailable: {error}", type="ModelUnavailable")

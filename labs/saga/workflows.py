@@ -6,12 +6,17 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from .activities import Trip, TripTools
 
+# WAIT_CANCELLATION_COMPLETED: on cancellation, the step's await returns only once the activity has really
+# stopped (or finished), so its compensation never runs while the step is still running (the default,
+# TRY_CANCEL, returns at once and the undo could check "was the hotel booked?" before the booking lands).
 STEP = {"start_to_close_timeout": timedelta(seconds=30), "heartbeat_timeout": timedelta(seconds=2),
-        "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)}
+        "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3),
+        "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED}
 UNDO = {"start_to_close_timeout": timedelta(seconds=30),
         "retry_policy": RetryPolicy(initial_interval=timedelta(milliseconds=200))}  # compensations retry until done
 

@@ -23,9 +23,9 @@ def worker_options(generation: str = "v1", build_id: str | None = None) -> dict[
         options["deployment_config"] = WorkerDeploymentConfig(
             version=WorkerDeploymentVersion(DEPLOYMENT, build_id), use_worker_versioning=True,
             default_versioning_behavior=VersioningBehavior.PINNED)
-        # No sticky cache: every workflow task is routed by the server's versioning rules, so an
-        # AUTO_UPGRADE run moves to the current build at its very next task.
-        options["max_cached_workflows"] = 0
+        # The sticky cache stays on (the SDK default): when the current version changes, the server
+        # redirects an AUTO_UPGRADE run's next workflow task to the new build even if an old worker has
+        # it cached (notebook 08 asserts it).
     return options
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from temporalio import activity
 
+# Imported when the worker starts, not inside the first step: a fresh worker process on a busy machine
+# took over a second to import the ledger (pandas) there, without heartbeating, and the step it had just
+# taken over timed out and started once more.
+from lab_support.ledger import Ledger  # noqa: F401
+
 from .steps import perform
 
 

@@ -14,7 +14,8 @@ def worker_options(ledger: str) -> dict[str, Any]:
         "workflows": [ResearchAgent],
         "activities": [ResearchTools(ledger).run_step],
         # No sticky cache: after a crash the next workflow task goes straight to a live worker instead
-        # of waiting for the dead worker's sticky queue to time out (see "In production").
+        # of waiting for the dead worker's sticky queue to time out. The cost: every workflow task
+        # replays the whole history from the start (see "In production" in notebook 00).
         "max_cached_workflows": 0,
     }
 
