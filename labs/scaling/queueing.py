@@ -1,0 +1,83 @@
+"""Who goes first on a shared task queue: priority classes and fairness between tenants, measured.
+
+Jobs are standalone activities (started by the client, no workflow), so each job's queue wait is read
+from the server's own record of it: `describe()` gives when it was scheduled and when a worker started it.
+A workflow's priority works the same way: its activities and children inherit it (temporalio/common.py,
+`Priority`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pandas as pd
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import Priority
+
+JOB_SECONDS = 0.05
+# One task queue partition: priority is enforced within a partition, and a dev server's task queue has
+# several (docs.temporal.io/develop/task-queue-priority-fairness), which blurs the order a little.
+ONE_PARTITION = {"matching.numTaskqueueReadPartitions": 1, "matching.numTaskqueueWritePartitions": 1}
+FAIRNESS = {**ONE_PARTITION, "matching.enableFairness": True}
+
+
+@activity.defn
+async def job(label: str) -> str:
+    """One queued job (an agent turn, an evaluation run, a tenant's request): a short wait."""
+    await asyncio.sleep(JOB_SECONDS)
+    return label
+
+
+@dataclass
+class Group:
+    label: str
+    count: int
+    priority: Priority
+
+
+async def drain(client: Client, groups: list[Group], max_concurrent: int = 1) -> pd.DataFrame:
+    """Enqueue each group's jobs in order while no worker polls, then let one worker drain the queue.
+
+    Returns one row per job: class, enqueue order, start order, queue wait in seconds (the server's
+    `last_started_time - schedule_time` from `describe()`). The worker runs `max_concurrent` jobs at once.
+    """
+    from lab_support.workers import KernelWorker
+
+    queue = f"jobs-{uuid.uuid4().hex[:8]}"
+    handles = []
+    for group in groups:
+        for i in range(group.count):
+            handles.append((group.label, await client.start_activity(
+                job, group.label, id=f"{queue}-{group.label}-{i}", task_queue=queue,
+                start_to_close_timeout=timedelta(seconds=30), priority=group.priority)))
+    async with KernelWorker(client, "labs.scaling.worker", task_queue=queue, role="jobs", max_concurrent=max_concurrent):
+        for _, handle in handles:
+            await handle.result()
+    rows = []
+    for order, (label, handle) in enumerate(handles):
+        d = await handle.describe()
+        rows.append({"class": label, "enqueued": order + 1, "started_at": d.last_started_time,
+                     "queue wait (s)": (d.last_started_time - d.schedule_time).total_seconds()})
+    frame = pd.DataFrame(rows)
+    frame["start order"] = frame["started_at"].rank(method="first").astype(int)
+    return frame.drop(columns="started_at")
+
+
+def waits(frame: pd.DataFrame, **labels: str) -> pd.DataFrame:
+    """Median and max queue wait and mean start position per class (one row per class)."""
+    out = frame.groupby("class", sort=False).agg(jobs=("enqueued", "size"),
+                                                 **{"median wait (s)": ("queue wait (s)", "median"),
+                                                    "max wait (s)": ("queue wait (s)", "max"),
+                                                    "mean start position": ("start order", "mean")}).reset_index()
+    for key, value in labels.items():
+        out.insert(0, key, value)
+    return out.round(3)
+
+
+def start_sequence(frame: pd.DataFrame) -> str:
+    """The classes' first letters in the order the worker started the jobs, e.g. 'iiiibbbb'."""
+    return "".join(frame.sort_values("start order")["class"].str[0])
