@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import pandas as pd
@@ -72,7 +73,7 @@ class Steps:
     @workflow.run
     async def run(self, plan: StepPlan) -> StepResult:
         if plan.kind not in KINDS:
-            raise ValueError(f"unknown step kind {plan.kind!r}; use one of {KINDS}")
+            raise ApplicationError(f"unknown step kind {plan.kind!r}; use one of {KINDS}", non_retryable=True)
         x, timeout = 0, timedelta(seconds=30)
         started = _clock()
         for _ in range(plan.n):

@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import Priority
 
-JOB_SECONDS = 0.05
+JOB_SECONDS = 0.02
 # One task queue partition: priority is enforced within a partition, and a dev server's task queue has
 # several (docs.temporal.io/develop/task-queue-priority-fairness), which blurs the order a little.
 ONE_PARTITION = {"matching.numTaskqueueReadPartitions": 1, "matching.numTaskqueueWritePartitions": 1}

@@ -64,9 +64,9 @@ class WeeklyForever:
     @workflow.run
     async def run(self, plan: Forever) -> int:
         for _ in range(plan.per_run):
-            if plan.done == plan.cycles:
-                return plan.done
             plan.done += 1
             await workflow.execute_activity_method(DigestTools.write_digest, plan.done, start_to_close_timeout=timedelta(seconds=10))
+            if plan.done == plan.cycles:
+                return plan.done
             await workflow.sleep(timedelta(seconds=plan.every_seconds), summary=f"wait for week {plan.done + 1}")
         workflow.continue_as_new(plan)
