@@ -9,6 +9,7 @@ A workflow's priority works the same way: its activities and children inherit it
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,11 +40,24 @@ class Group:
     priority: Priority
 
 
-async def drain(client: Client, groups: list[Group], max_concurrent: int = 1) -> pd.DataFrame:
+async def backlog(client: Client, task_queue: str) -> int:
+    """Approximate number of activity tasks waiting in `task_queue` (the server's task queue stats)."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    response = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+        namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, report_stats=True))
+    return int(response.stats.approximate_backlog_count)
+
+
+async def drain(client: Client, groups: list[Group], max_concurrent: int = 1, timeout: float = 30.0) -> pd.DataFrame:
     """Enqueue each group's jobs in order while no worker polls, then let one worker drain the queue.
 
-    Returns one row per job: class, enqueue order, start order, queue wait in seconds (the server's
-    `last_started_time - schedule_time` from `describe()`). The worker runs `max_concurrent` jobs at once.
+    The worker starts once the server reports every job in the queue's backlog (a job reaches the
+    queue a moment after it is scheduled). Returns one row per job: class, enqueue order, start order,
+    queue wait in seconds (the server's `last_started_time - schedule_time` from `describe()`).
     """
     from lab_support.workers import KernelWorker
 
@@ -54,6 +68,11 @@ async def drain(client: Client, groups: list[Group], max_concurrent: int = 1) ->
             handles.append((group.label, await client.start_activity(
                 job, group.label, id=f"{queue}-{group.label}-{i}", task_queue=queue,
                 start_to_close_timeout=timedelta(seconds=30), priority=group.priority)))
+    deadline = time.monotonic() + timeout
+    while await backlog(client, queue) < len(handles):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Only {await backlog(client, queue)} of {len(handles)} jobs reached {queue!r} in {timeout:g}s.")
+        await asyncio.sleep(0.05)
     async with KernelWorker(client, "labs.scaling.worker", task_queue=queue, role="jobs", max_concurrent=max_concurrent):
         for _, handle in handles:
             await handle.result()

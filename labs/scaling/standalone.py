@@ -16,7 +16,7 @@ from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy
 
 from lab_support.ledger import Ledger
 
-MODEL_SECONDS = 0.3
+MODEL_SECONDS = 0.5
 
 
 class SummaryTools:
