@@ -244,6 +244,21 @@ def big_history_file() -> None:
     line(f"{len(df)}-event DataFrame -> timeline PNG", t2 - t1, "s", f"(cpu {c2 - c1:.2f} s)")
     line(f"{len(df)}-event file -> DataFrame + timeline", t2 - t0, "s", f"target < 3 s (cpu {c2 - c0:.2f} s)")
     path.unlink()
+async def durability_cost() -> None:
+    """Lesson 10's cost of one sequential durable step (median of 3 runs per kind, own dev server)."""
+    from lab_support import KernelWorker, setup
+    from labs.scaling.cost import measure_costs
+
+    lab = await setup(own_server=True, ui=False)
+    try:
+        async with KernelWorker(lab, "labs.scaling.worker", role="cost") as worker:
+            costs = await measure_costs(lab.client, worker.task_queue, repeats=3)
+    finally:
+        await lab.close()
+    for row in costs.itertuples(index=False):
+        seconds, rate, events = row[2], row[3], row[4]
+        value, unit = (seconds * 1e6, "µs") if seconds < 1e-3 else (seconds * 1e3, "ms")
+        line(f"durable step: {row[0]} ({rate:,.0f} steps/s; {events:g} events/step)", value, unit)
 
 
 def notebooks() -> None:
@@ -318,6 +333,7 @@ async def main() -> None:
     await conversation()
     big_history_file()
     await operate_step_through_and_reset()
+    await durability_cost()
     if "--notebooks" in sys.argv:
         notebooks()
 

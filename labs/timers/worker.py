@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from .activities import DigestTools
-from .workflows import WeeklyResearch
+from .workflows import DigestRun, WeeklyForever, WeeklyResearch
 
 
 def worker_options(ledger: str) -> dict[str, Any]:
     """Workflows, activities and options of this lesson's worker."""
     tools = DigestTools(ledger)
-    return {"workflows": [WeeklyResearch], "activities": [tools.write_digest, tools.send_reminder],
+    return {"workflows": [WeeklyResearch, DigestRun, WeeklyForever], "activities": [tools.write_digest, tools.send_reminder],
             "max_cached_workflows": 0}
 
 
