@@ -316,7 +316,8 @@ class SubprocessWorker:
         return at
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM: the worker stops polling, lets in-flight activities finish, then exits."""
+        """SIGTERM: the worker stops polling and exits; in-flight activities are cancelled at once unless its options
+        set `graceful_shutdown_timeout` (the SDK's default is 0, temporalio/worker/_worker.py; lesson 09 sets it)."""
         if self.proc is not None:
             kill_group(self.proc, signal.SIGTERM, wait=timeout)
             _live.discard(self)
