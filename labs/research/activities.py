@@ -316,6 +316,8 @@ class ResearchActivities:
             db = self._reports()
             try:
                 changed = db.execute("UPDATE reports SET retracted = 1 WHERE key = ? AND retracted = 0", (key,)).rowcount
+            except sqlite3.OperationalError:  # a table without our schema holds nothing this agent published
+                changed = 0
             finally:
                 db.close()
             if changed:

@@ -59,7 +59,8 @@ class Desk:
 
     def worker_config(self, **extra: Any) -> dict[str, Any]:
         """Keyword arguments for `labs.research.worker` (KernelWorker / SubprocessWorker)."""
-        return {"ledger": str(self.ledger.path), "search_url": self.search.url, "corpus": str(self.corpus),
+        url = self.extra.get("search_url") or self.search.url
+        return {"ledger": str(self.ledger.path), "search_url": url, "corpus": str(self.corpus),
                 "store": str(self.store), "reports_db": str(self.reports_db), **self.model.worker_config(),
                 **self.extra, **extra}
 
@@ -88,7 +89,7 @@ def script_model(model: Model, questions: list[str] | None = None, answer: str =
     from llmock.scenarios import Match, Reply, ToolCall
 
     queue = model.fake.state.scenarios
-    queue.add(Reply(tool_calls=(ToolCall("submit_plan", {"sub_questions": questions or QUESTIONS}),), times=None,
+    queue.add(Reply(tool_calls=(ToolCall("submit_plan", {"sub_questions": QUESTIONS if questions is None else questions}),), times=None,
                     match=Match(tools=True)))
     if uncited_first:
         queue.add(Reply(text=UNCITED, times=uncited_first, match=Match(tools=False)))

@@ -64,8 +64,8 @@ def options(step: str, time_scale: float = 1.0) -> dict[str, Any]:
 
 
 def root_cause(error: BaseException) -> BaseException:
-    """The innermost cause of a Temporal failure chain (child -> activity -> application error)."""
-    while getattr(error, "cause", None) is not None:
+    """The first application error in a Temporal failure chain (workflow -> child -> activity -> application error)."""
+    while not isinstance(error, ApplicationError) and getattr(error, "cause", None) is not None:
         error = error.cause  # type: ignore[assignment]
     return error
 
