@@ -271,3 +271,16 @@ async def test_golden_histories_replay_and_an_unpatched_change_does_not():
     broken = await replay_all(executor=ExecutorUnpatched)
     assert broken["planner"] == "ok"
     assert broken["executor"].startswith("[TMPRL1100]") and broken["executor_v1"].startswith("[TMPRL1100]")
+
+
+@pytest.mark.parametrize("module, status, words", [
+    ("labs.research.solution", "passed", "retracted"),
+    ("tests.fixtures.wrong_research", "not yet", "half-published"),
+    ("labs.research.exercise", "not attempted", "todo"),
+])
+async def test_the_checker_grades_right_wrong_and_untouched(lab, module, status, words):
+    from lab_support.exercises import check
+
+    verdict = await check("research", lab, module=module)
+    assert verdict.status == status, str(verdict)
+    assert words in str(verdict).lower()

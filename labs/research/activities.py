@@ -110,11 +110,11 @@ class ResearchActivities:
 
     def __init__(self, ledger: str, search_url: str, corpus: str, store: str, reports_db: str,
                  model_url: str | None, model_name: str, model_offline: bool,
-                 pace: dict[str, float] | None = None, fail_announce: bool = False) -> None:
+                 pace: dict[str, float] | None = None, fail_announce: bool = False, flaky_retrieve: int = 0) -> None:
         self.ledger, self.search_url, self.corpus = Ledger(ledger), search_url.rstrip("/"), corpus
         self.store, self.reports_db, self.pace = store, reports_db, pace or {}
         self.model, self.model_name, self.offline = client(model_url, model_offline), model_name, model_offline
-        self.fail_announce = fail_announce
+        self.fail_announce, self.flaky_retrieve = fail_announce, flaky_retrieve
 
     async def _attempt(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
         """Run one attempt: pace it (heartbeating) if asked, log it in the attempt log with its outcome."""
@@ -228,6 +228,8 @@ class ResearchActivities:
 
         async def work() -> list[Passage]:
             info = activity.info()
+            if info.attempt <= self.flaky_retrieve:  # fault injection: the embedding backend is busy
+                raise ApplicationError(f"embedding backend busy (attempt {info.attempt})", type="EmbeddingBusy")
             chunks = [c for d in job.documents for c in chunk(d.id, f"{d.title}. {d.text}")]
             vectors = await self._embed([c.text for c in chunks] + [job.question])
             activity.heartbeat("embedded")

@@ -10,10 +10,11 @@ from .workflows import Executor, Planner, Validator, WeeklyResearch
 
 def worker_options(ledger: str, search_url: str, corpus: str, store: str, reports_db: str,
                    model_url: str | None, model_name: str, model_offline: bool,
-                   pace: dict[str, float] | None = None, fail_announce: bool = False) -> dict[str, Any]:
+                   pace: dict[str, float] | None = None, fail_announce: bool = False,
+                   flaky_retrieve: int = 0) -> dict[str, Any]:
     """Workflows, activities and limits of this lesson's worker (paths are files the activities write)."""
     acts = ResearchActivities(ledger, search_url, corpus, store, reports_db, model_url, model_name, model_offline,
-                              pace, fail_announce)
+                              pace, fail_announce, flaky_retrieve)
     return {
         "workflows": [Planner, Executor, Validator, WeeklyResearch],
         "activities": [acts.plan_topic, acts.search, acts.extract, acts.retrieve, acts.synthesise, acts.publish,

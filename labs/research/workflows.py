@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
@@ -269,6 +269,14 @@ class Planner:
             raise
         self._progress("published", "done")
         return Outcome("published", me, self.report, sent_back)
+
+
+@dataclass
+class OneQuestion:
+    """Input of the exercise's one-question agent."""
+
+    question: str
+    time_scale: float = 1.0
 
 
 @dataclass
