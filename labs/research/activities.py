@@ -215,8 +215,12 @@ class ResearchActivities:
 
         if self.offline:
             return [hash_embed(t) for t in texts]
+        import openai
+
         try:
             reply = await self.model.embeddings.create(model=EMBED_MODEL, input=texts)
+        except (openai.NotFoundError, openai.BadRequestError):  # this endpoint serves no embedding model
+            return [hash_embed(t) for t in texts]
         except Exception as e:  # noqa: BLE001
             raise classify_error(e) from e
         return [d.embedding for d in reply.data]

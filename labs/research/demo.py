@@ -281,3 +281,68 @@ async def wait_in_flight(client: Client, workflow_ids: list[str], activity: str,
                     return wid
         await asyncio.sleep(0.05)
     raise TimeoutError(f"No {activity} of {workflow_ids} ran for {min_age:g}s within {timeout:g}s.")
+
+
+def recovery(marks: Mapping[str, float], ledger: Ledger, search_log: pd.DataFrame, model_log: pd.DataFrame,
+             spans: pd.DataFrame) -> pd.DataFrame:
+    """Each fault's recovery time, from the independent records: (fault, began, recovered, seconds, evidence)."""
+    rows = []
+    bad = search_log[search_log["status"] >= 500]
+    if len(bad):
+        ok = search_log[(search_log["status"] == 200) & (search_log["start"] > bad["start"].max())]
+        rows.append(("500 burst on search", bad["start"].min(), ok["end"].max(),
+                     f"{len(bad)} × 500, then {len(ok)} searches answered (search request log)"))
+    limited = model_log[model_log["status"] == 429]
+    if len(limited):
+        ok = model_log[(model_log["status"] == 200) & (model_log["start"] > limited["start"].max())]
+        rows.append(("429 storm on the model", limited["start"].min(), ok["end"].min(),
+                     f"{len(limited)} × 429 with Retry-After, then the next answer (model request log)"))
+    if "worker SIGKILL" in marks:
+        t = marks["worker SIGKILL"]
+        redo = spans[(spans["activity"] == "retrieve") & (spans["attempt"] > 1)]
+        done = ledger.frame("retrieve")
+        rows.append(("worker SIGKILLed in retrieve", t, done[done["finished"] > t]["finished"].min(),
+                     f"{len(redo)} retrieve(s) retried after a heartbeat timeout (history), first done (ledger)"))
+    if "server SIGKILL" in marks:
+        t = marks["server SIGKILL"]
+        after = spans[(spans["activity"] == "synthesise") & (spans["closed"] > t)]
+        rows.append(("Temporal server SIGKILLed in synthesis", t, after["closed"].min(),
+                     f"server back after {marks['server back'] - t:.1f} s; first synthesis completed after (history)"))
+    df = pd.DataFrame(rows, columns=["fault", "began", "recovered", "evidence"])
+    df.insert(3, "seconds", (df["recovered"] - df["began"]).round(2))
+    return df
+
+
+async def replay_live(frames: Mapping[str, Any], client: Client) -> dict[str, str]:
+    """Replay the given workflows' live histories with today's code: workflow id -> "ok" or the error."""
+    from temporalio.worker import Replayer
+
+    from lab_support.server import quiet_runtime
+
+    from .workflows import Executor, Planner, Validator, WeeklyResearch
+
+    quiet_runtime()
+    replayer = Replayer(workflows=[Planner, Executor, Validator, WeeklyResearch])
+    out = {}
+    for wid in frames:
+        history = await client.get_workflow_handle(wid).fetch_history()
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        out[wid] = "ok" if result.replay_failure is None else str(result.replay_failure)[:120]
+    return out
+
+
+async def scheduled_policies(client: Client, workflow_ids: list[str]) -> pd.DataFrame:
+    """Each activity type's timeouts and retry policy as the server recorded them (ActivityTaskScheduled events)."""
+    rows = {}
+    for wid in workflow_ids:
+        history = await client.get_workflow_handle(wid).fetch_history()
+        for e in history.events:
+            if e.HasField("activity_task_scheduled_event_attributes"):
+                a = e.activity_task_scheduled_event_attributes
+                rows[a.activity_type.name] = {
+                    "activity": a.activity_type.name, "max attempts": a.retry_policy.maximum_attempts or "∞",
+                    "initial interval s": a.retry_policy.initial_interval.ToTimedelta().total_seconds(),
+                    "max interval s": a.retry_policy.maximum_interval.ToTimedelta().total_seconds(),
+                    "heartbeat timeout s": a.heartbeat_timeout.ToTimedelta().total_seconds() or None,
+                    "non-retryable": ", ".join(a.retry_policy.non_retryable_error_types)}
+    return pd.DataFrame(list(rows.values()))
