@@ -22,7 +22,7 @@ from lab_support.server import STATE, LabError
 
 from .corpus import build_corpus
 from .search import SearchService
-from .workflows import SEARCH_ATTRIBUTES
+from .workflows import SEARCH_ATTRIBUTES, root_cause  # noqa: F401 - root_cause is used by the notebook
 
 ANSWER = ("The sources answer this directly [1], and a second passage adds the practical detail that matters "
           "in production [2].")

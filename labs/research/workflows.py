@@ -1,7 +1,8 @@
 """The research agent: a Planner workflow, Executor and Validator child workflows, review by update, saga publish.
 
 Every step's timeouts and retry policy are set here, as a production team would set them; `time_scale`
-shrinks every retry interval for demos and tests (0.1: ten times faster), nothing else changes.
+shrinks every retry interval and timeout for demos and tests (0.1: ten times faster, with floors so a timeout
+never undercuts the work); the shape of each policy stays the same.
 """
 
 from __future__ import annotations
@@ -32,34 +33,37 @@ def options(step: str, time_scale: float = 1.0) -> dict[str, Any]:
     def s(seconds: float) -> timedelta:  # a retry interval, scaled for demos (never under 0.1 s)
         return timedelta(seconds=max(seconds * time_scale, 0.1))
 
+    def t(seconds: float, floor: float) -> timedelta:  # a timeout, scaled for demos (never under `floor`)
+        return timedelta(seconds=max(seconds * time_scale, floor))
+
     return {
         # 5 attempts, 2 s apart and doubling; a 400 (our query is wrong) stops at once.
-        "search": {"start_to_close_timeout": timedelta(seconds=10),
+        "search": {"start_to_close_timeout": t(10, 6),
                    "retry_policy": RetryPolicy(initial_interval=s(2), backoff_coefficient=2, maximum_attempts=5,
                                                non_retryable_error_types=["BadSearchRequest"])},
         # A damaged PDF does not heal: fail fast.
-        "extract": {"start_to_close_timeout": timedelta(seconds=30),
+        "extract": {"start_to_close_timeout": t(30, 5),
                     "retry_policy": RetryPolicy(initial_interval=s(1), maximum_attempts=3,
                                                 non_retryable_error_types=["CorruptDocument"])},
         # Long work heartbeats: a dead worker is noticed after the heartbeat timeout, not after 2 minutes.
-        "retrieve": {"start_to_close_timeout": timedelta(seconds=120),
+        "retrieve": {"start_to_close_timeout": t(120, 15),
                      "heartbeat_timeout": timedelta(seconds=max(2 * time_scale, 1.0)),
                      "retry_policy": RetryPolicy(initial_interval=s(1), maximum_attempts=5,
                                                  non_retryable_error_types=["BadRequest"])},
         # Model calls: up to 10 attempts, exponential backoff capped at 60 s; 429s wait as long as asked.
-        "model": {"start_to_close_timeout": timedelta(seconds=60),
+        "model": {"start_to_close_timeout": t(60, 8),
                   "retry_policy": RetryPolicy(initial_interval=s(1), backoff_coefficient=2, maximum_attempts=10,
                                               maximum_interval=s(60),
                                               non_retryable_error_types=["BadRequest", "CannotDecompose"])},
         # Publishing is idempotent (key), retried 3 times; a schema error fails fast.
-        "publish": {"start_to_close_timeout": timedelta(seconds=10),
+        "publish": {"start_to_close_timeout": t(10, 5),
                     "retry_policy": RetryPolicy(initial_interval=s(1), maximum_attempts=3,
                                                 non_retryable_error_types=["SchemaError"])},
-        "notify": {"start_to_close_timeout": timedelta(seconds=10),
+        "notify": {"start_to_close_timeout": t(10, 5),
                    "retry_policy": RetryPolicy(initial_interval=s(1), maximum_attempts=3,
                                                non_retryable_error_types=["AnnounceFailed"])},
         # Compensations retry until they succeed.
-        "undo": {"start_to_close_timeout": timedelta(seconds=10), "retry_policy": RetryPolicy(initial_interval=s(1))},
+        "undo": {"start_to_close_timeout": t(10, 5), "retry_policy": RetryPolicy(initial_interval=s(1))},
     }[step]
 
 
