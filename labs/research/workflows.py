@@ -202,7 +202,9 @@ class Planner:
     async def _execute(self, i: int, task: Task, suffix: str = "") -> Finding:
         me = workflow.info().workflow_id
         try:
-            return await workflow.execute_child_workflow(Executor.run, task, id=f"{me}-q{i}{suffix}")
+            # A workflow task lost with a crashed worker is retried after the task timeout (10 s by default).
+            return await workflow.execute_child_workflow(Executor.run, task, id=f"{me}-q{i}{suffix}",
+                                                         task_timeout=timedelta(seconds=max(10 * task.time_scale, 2)))
         except ChildWorkflowError as e:
             cause = root_cause(e)
             raise ApplicationError(f"The executor for {task.question!r} failed: {cause}",
