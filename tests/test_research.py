@@ -146,7 +146,7 @@ async def test_planner_fans_out_validates_reviews_and_publishes_once(lab, desk, 
         draft = await wait_status(handle, "awaiting review")
         assert len(draft.report.findings) == 3 and all(f.citations for f in draft.report.findings)
         waiting = []
-        for _ in range(50):  # visibility is eventually consistent
+        for _ in range(150):  # visibility is eventually consistent
             waiting = [w.id async for w in lab.client.list_workflows(
                 f'ResearchStatus = "awaiting review" AND WorkflowId = "{handle.id}"')]
             if waiting:
