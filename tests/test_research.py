@@ -284,3 +284,41 @@ async def test_the_checker_grades_right_wrong_and_untouched(lab, module, status,
     verdict = await check("research", lab, module=module)
     assert verdict.status == status, str(verdict)
     assert words in str(verdict).lower()
+
+
+async def test_an_executor_revision_reuses_its_sources_and_passes_the_feedback(lab, desk, model):
+    from labs.research.activities import Passage
+    from labs.research.workflows import Executor, Task
+
+    script_model(model)
+    passages = [Passage("idempotency#0", "idempotency", "An idempotency key ...", 0.2),
+                Passage("idempotency#1", "idempotency", "A unique constraint ...", 0.3)]
+    task_queue = f"research-{uuid.uuid4().hex[:8]}"
+    async with Worker(lab.client, task_queue=task_queue, **worker_options(**desk.worker_config())):
+        handle = await lab.client.start_workflow(
+            Executor.run, Task(QUESTIONS[2], 0.1, feedback="Cite the second source.", passages=passages),
+            id=f"executor-{uuid.uuid4().hex[:8]}", task_queue=task_queue)
+        finding = await wait_result(handle, timeout=30)
+    activities = [e.activity_task_scheduled_event_attributes.activity_type.name
+                  for e in (await handle.fetch_history()).events if e.HasField("activity_task_scheduled_event_attributes")]
+    assert activities == ["synthesise"], "a revision does not search, extract or retrieve again"
+    assert finding.citations == ["idempotency#0", "idempotency#1"] and finding.prompt_version == 2
+    sent = [r.body for r in model.fake.state.journal.records() if r.path.endswith("/chat/completions")]
+    assert "Cite the second source." in str(sent[-1]) and desk.ledger.count("search") == 0
+
+
+async def test_the_validator_flags_empty_long_and_uncited_findings(lab, desk):
+    from labs.research.activities import MAX_FINDING_CHARS, Finding, Passage
+    from labs.research.workflows import Validator
+
+    p = [Passage("a#0", "a", "text", 0.1)]
+    findings = [Finding("ok", "Fine [1].", ["a#0"], p), Finding("empty", "", [], p),
+                Finding("long", "x" * (MAX_FINDING_CHARS + 1) + " [1]", ["a#0"], p),
+                Finding("invented", "See [7].", ["?7"], p)]
+    task_queue = f"research-{uuid.uuid4().hex[:8]}"
+    async with Worker(lab.client, task_queue=task_queue, workflows=[Validator]):
+        verdicts = await lab.client.execute_workflow(Validator.run, findings, id=f"validator-{uuid.uuid4().hex[:8]}",
+                                                     task_queue=task_queue)
+    assert [v.ok for v in verdicts] == [True, False, False, False]
+    assert "empty" in verdicts[1].problems[0] and "characters" in verdicts[2].problems[0]
+    assert "not among the retrieved" in verdicts[3].problems[0]
