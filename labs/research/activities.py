@@ -235,7 +235,8 @@ class ResearchActivities:
             if info.attempt <= self.flaky_retrieve:  # fault injection: the embedding backend is busy
                 raise ApplicationError(f"embedding backend busy (attempt {info.attempt})", type="EmbeddingBusy")
             chunks = [c for d in job.documents for c in chunk(d.id, f"{d.title}. {d.text}")]
-            vectors = await self._embed([c.text for c in chunks] + [job.question])
+            activity.heartbeat("chunked")
+            vectors = await _heartbeating(self._embed([c.text for c in chunks] + [job.question]))
             activity.heartbeat("embedded")
 
             def store_and_query() -> list[Passage]:
@@ -247,7 +248,7 @@ class ResearchActivities:
                     store.close()
                 return [Passage(c.id, c.doc_id, c.text, round(dist, 4)) for c, dist in hits]
 
-            passages = await asyncio.to_thread(store_and_query)
+            passages = await _heartbeating(asyncio.to_thread(store_and_query))
             self.ledger.record("retrieve", len(passages), job.question, key=info.workflow_id, attempt=info.attempt)
             return passages
         return await self._attempt("retrieve", work)
@@ -336,6 +337,15 @@ class ResearchActivities:
         """Nobody reviewed in time: page the on-call editor (a ledger row)."""
         self.ledger.record("escalate", 0, topic, key=activity.info().workflow_id)
         return f"escalated: no review of {topic!r}"
+
+
+async def _heartbeating(work: Awaitable[T], every: float = 0.2) -> T:
+    """Await `work`, heartbeating meanwhile (a slow disk or embedding call must not look like a dead worker)."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        activity.heartbeat()
+        await asyncio.wait({task}, timeout=every)
+    return task.result()
 
 
 def published(reports_db: str | Path) -> list[dict[str, Any]]:

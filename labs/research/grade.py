@@ -20,7 +20,7 @@ from .workflows import OneQuestion, root_cause
 
 HINTS = [
     "`retrieve_options` returns a dict: `start_to_close_timeout=timedelta(seconds=120)`, "
-    "`heartbeat_timeout=timedelta(seconds=1)`, `retry_policy=RetryPolicy(initial_interval=..., maximum_attempts=5)`.",
+    "`heartbeat_timeout=timedelta(seconds=2)`, `retry_policy=RetryPolicy(initial_interval=..., maximum_attempts=5)`.",
     "Wrap publish and announce in `try:`; in `except BaseException:` run `ResearchActivities.retract` with "
     "`**options(\"undo\", scale)`, then `raise` so the caller learns the run failed.",
     "A heartbeat timeout is what lets Temporal notice a SIGKILLed worker in seconds; without it the attempt is only "

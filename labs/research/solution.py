@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
 def retrieve_options(time_scale: float) -> dict[str, Any]:
     """Timeouts and retry policy of the retrieve step."""
     return {"start_to_close_timeout": timedelta(seconds=120),
-            "heartbeat_timeout": timedelta(seconds=max(2 * time_scale, 1.0)),
+            "heartbeat_timeout": timedelta(seconds=2),
             "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=max(time_scale, 0.1)), maximum_attempts=5)}
 
 

@@ -47,7 +47,7 @@ def options(step: str, time_scale: float = 1.0) -> dict[str, Any]:
                                                 non_retryable_error_types=["CorruptDocument"])},
         # Long work heartbeats: a dead worker is noticed after the heartbeat timeout, not after 2 minutes.
         "retrieve": {"start_to_close_timeout": t(120, 15),
-                     "heartbeat_timeout": timedelta(seconds=max(2 * time_scale, 1.0)),
+                     "heartbeat_timeout": timedelta(seconds=2),
                      "retry_policy": RetryPolicy(initial_interval=s(1), maximum_attempts=5,
                                                  non_retryable_error_types=["BadRequest"])},
         # Model calls: up to 10 attempts, exponential backoff capped at 60 s; 429s wait as long as asked.
