@@ -24,6 +24,10 @@ from lab_support.ledger import Ledger
 from lab_support.llm import client
 from labs.retries.activities import classify_error
 
+# Imported when the worker starts, not inside a first attempt (a slow import must not miss a heartbeat).
+from .corpus import read_document
+from .store import VectorStore, chunk, hash_embed
+
 T = TypeVar("T")
 EMBED_MODEL = os.environ.get("LAB_EMBED_MODEL", "text-embedding-3-small")
 MAX_FINDING_CHARS = 900
@@ -194,8 +198,6 @@ class ResearchActivities:
     @activity.defn(name="extract")
     async def extract(self, hits: list[Hit]) -> list[Document]:
         """Read the text of each hit (pypdf for PDFs). A corrupt or missing file fails at once, naming the file."""
-        from .corpus import read_document
-
         async def work() -> list[Document]:
             docs = []
             for hit in hits:
@@ -211,8 +213,6 @@ class ResearchActivities:
         return await self._attempt("extract", work)
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
-        from .store import hash_embed
-
         if self.offline:
             return [hash_embed(t) for t in texts]
         import openai
@@ -228,8 +228,6 @@ class ResearchActivities:
     @activity.defn(name="retrieve")
     async def retrieve(self, job: RetrieveInput) -> list[Passage]:
         """Chunk and embed the documents into the vector store (idempotently), return the `k` nearest chunks."""
-        from .store import VectorStore, chunk
-
         async def work() -> list[Passage]:
             info = activity.info()
             if info.attempt <= self.flaky_retrieve:  # fault injection: the embedding backend is busy

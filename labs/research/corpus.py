@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pypdf
+
 from lab_support.server import LabError
 
 
@@ -265,8 +267,6 @@ def read_document(folder: str | Path, file: str) -> str:
     """The text of one corpus file: plain text read as is, PDFs extracted with pypdf (PdfReadError if corrupt)."""
     path = Path(folder) / file
     if path.suffix == ".pdf":
-        from pypdf import PdfReader
-
-        reader = PdfReader(path, strict=True)
+        reader = pypdf.PdfReader(path, strict=True)
         return "\n".join(page.extract_text() or "" for page in reader.pages)
     return path.read_text()

@@ -12,6 +12,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import apsw
+import sqlite_vec
+
 from .search import tokens
 
 DIM = 512
@@ -52,13 +55,11 @@ class VectorStore:
     """A sqlite-vec `vec0` table in a SQLite file: add chunks with their vectors, query nearest by cosine."""
 
     def __init__(self, path: str | Path, dim: int) -> None:
-        import apsw
-        import sqlite_vec
-
         self.path, self.dim = Path(path), dim
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = apsw.Connection(str(self.path))
         self.db.set_busy_timeout(10_000)
+        self.db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
         self.db.enable_load_extension(True)
         self.db.load_extension(sqlite_vec.loadable_path())
         self.db.enable_load_extension(False)
@@ -69,22 +70,25 @@ class VectorStore:
 
     def add(self, chunks: list[Chunk], vectors: list[list[float]]) -> int:
         """Store chunks not stored yet (idempotent: a retried step adds nothing twice); returns how many were new."""
-        import sqlite_vec
-
         new = 0
-        with self.db:
+        # BEGIN IMMEDIATE takes the write lock first: two executors storing at once queue up instead of
+        # deadlocking (two deferred transactions that both read, then both want to write).
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
             for c, v in zip(chunks, vectors):
                 if self.db.execute(f"SELECT 1 FROM {self.table} WHERE chunk_id = ?", (c.id,)).fetchone():
                     continue
                 self.db.execute(f"INSERT INTO {self.table}(chunk_id, embedding, doc_id, text) VALUES (?,?,?,?)",
                                 (c.id, sqlite_vec.serialize_float32(v), c.doc_id, c.text))
                 new += 1
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
         return new
 
     def query(self, vector: list[float], k: int = 3, doc_ids: list[str] | None = None) -> list[tuple[Chunk, float]]:
         """The `k` nearest chunks (optionally only from `doc_ids`) with their cosine distance, nearest first."""
-        import sqlite_vec
-
         rows = self.db.execute(
             f"SELECT chunk_id, doc_id, text, distance FROM {self.table} WHERE embedding MATCH ? AND k = ? "
             "ORDER BY distance", (sqlite_vec.serialize_float32(vector), max(k * 10, 50))).fetchall()
