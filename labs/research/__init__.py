@@ -1,0 +1,1 @@
+"""Lesson 12: the capstone - a production research agent (planner, executors, validator, review, publish) under fire."""
