@@ -130,4 +130,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()  # every child is stopped by now (main's finally)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # the SDK's runtime can abort at interpreter exit (SIGABRT); skip that teardown
