@@ -167,7 +167,8 @@ def save_history(history: WorkflowHistory, path: str | Path) -> Path:
 def load_history(source: str | Path | dict[str, Any] | list[Any], workflow_id: str | None = None) -> LabHistory:
     """A history from a JSON file, JSON text, dict or list: SDK `to_json`/CLI `workflow show -o json`, a bare event
     array, a list of histories (picked by `workflow_id`), the GetWorkflowExecutionHistory response, the Web UI's
-    array (newest first), legacy `DecisionTask*` names and nanosecond `timestamp`s. Raises LabError naming the fix."""
+    JSON download (oldest first today; Web UIs before 2022 exported newest first, temporalio/ui#645, #735), legacy
+    `DecisionTask*` names and nanosecond `timestamp`s. Raises LabError naming the fix."""
     name = "history"
     if isinstance(source, (dict, list)):
         data: Any = source
@@ -379,7 +380,8 @@ def _time_of(e: dict[str, Any], name: str) -> str:
 
 
 def _order(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """Sort by event id (the Web UI lists newest first); refuse bad, duplicate or missing ids."""
+    """Sort by event id (Web UI downloads before 2022 were newest first, temporalio/ui#645); refuse bad,
+    duplicate or missing ids."""
     ids = []
     for i, e in enumerate(events):
         try:

