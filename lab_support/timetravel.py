@@ -226,7 +226,8 @@ async def rerun_from(handle: WorkflowHandle[Any, Any], step: int | None = None, 
                      reason: str = "rerun_from") -> WorkflowHandle[Any, Any]:
     """Reset the workflow to the task that scheduled step `step` (or the nth `activity`); returns the new run's handle.
 
-    Results of everything before that point are kept (not run again); the old run ends as terminated.
+    Results of everything before that point are kept (not run again); a still-running old run is
+    terminated; a closed one keeps its status.
     Signals and updates received after the point are re-applied to the new run unless you say otherwise.
     Raises LabError for a step that never ran, a history with no such point, or a missing/closed namespace.
     """

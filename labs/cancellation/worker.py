@@ -17,8 +17,9 @@ def worker_options(ledger: str) -> dict[str, Any]:
         "activities": [tools.crawl, tools.crawl_silently, tools.release_resources],
         # On SIGTERM, let running activities finish for up to 10 s (the SDK's default is 0: cancelled at once).
         "graceful_shutdown_timeout": timedelta(seconds=10),
-        # No sticky cache: the replacement worker gets the next workflow task at once instead of it waiting
-        # on the old worker's sticky queue. The cost: every workflow task replays the whole history.
+        # No sticky cache. With one, a killed worker's workflow tasks wait on its sticky queue (up to
+        # sticky_queue_schedule_to_start_timeout, 10 s); a gracefully shut down worker tells the server to
+        # release it; without a cache neither waits. The cost: every workflow task replays the whole history.
         "max_cached_workflows": 0,
     }
 

@@ -1,7 +1,10 @@
 """Privacy: an AES-GCM payload codec, a codec server for the Web UI, and a search of the server's database file.
 
-The codec encrypts every payload before it leaves the process, so the Temporal server - and its database -
-only ever holds ciphertext. The Web UI shows plaintext to its user by sending payloads to a codec server
+The codec encrypts every payload (inputs, results, signals, updates, memos) before it leaves the process, so the
+Temporal server and its database hold those only as ciphertext. Not encrypted: ids, type names and search
+attributes (never), headers (not by default: HeaderCodecBehavior.NO_CODEC in temporalio/common.py), failure
+messages and stack traces (unless the failure converter encodes them, as `encrypted_converter` does:
+DefaultFailureConverterWithEncodedAttributes in temporalio/converter/_failure_converter.py). The Web UI shows plaintext to its user by sending payloads to a codec server
 (`temporal server start-dev --ui-codec-endpoint http://127.0.0.1:PORT`, or the UI's "Codec Server" setting):
 POST /encode and /decode with `{"payloads": [...]}` (payloads in protobuf JSON), CORS allowed for the UI.
 Protocol: docs.temporal.io/production-deployment/data-encryption and samples-python `encryption/codec_server.py`.
@@ -21,7 +24,7 @@ from typing import Sequence
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 ENCODING = b"binary/encrypted"
 
@@ -58,8 +61,9 @@ class EncryptionCodec(PayloadCodec):
 
 
 def encrypted_converter(codec: EncryptionCodec) -> DataConverter:
-    """The default data converter with `codec` applied to every payload."""
-    return dataclasses.replace(DataConverter.default, payload_codec=codec)
+    """The default data converter with `codec` applied to every payload, failure messages and stack traces included."""
+    return dataclasses.replace(DataConverter.default, payload_codec=codec,
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
 class CodecServer:

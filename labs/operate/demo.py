@@ -66,7 +66,10 @@ async def describe_raw(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
 
 
 async def pause_activity(handle: WorkflowHandle[Any, Any], activity_id: str, reason: str = "stop the bleeding") -> None:
-    """PauseActivity: no new attempts of this activity until it is unpaused (a running attempt may finish)."""
+    """PauseActivity: no new attempts until unpaused; a heartbeating attempt is interrupted at its next heartbeat.
+
+    An attempt that does not heartbeat runs to its end (docs.temporal.io/activity-operations/pause).
+    """
     from temporalio.api.workflowservice.v1 import PauseActivityRequest
 
     client = handle._client

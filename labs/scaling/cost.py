@@ -26,7 +26,8 @@ SURVIVES = {  # what a crashed worker leaves behind, per kind; the sources are n
     "plain call": "nothing: replay runs it again, so it must be deterministic",
     "local activity": "its result once the workflow task that ran it completes (a marker); else it runs again",
     "activity": "its result as soon as it completes; retried by the server on any worker",
-    "child workflow": "its own history: it keeps running and is retried on its own",
+    "child workflow": ("its own history: it keeps running independently of the parent's worker "
+                       "(it is retried only if you give it a retry policy)"),
 }
 DEFAULT_N = {"plain call": 200_000, "local activity": 40, "activity": 20, "child workflow": 10}
 

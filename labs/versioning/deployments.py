@@ -18,7 +18,8 @@ async def set_current(client: Client, namespace: str, build_id: str, task_queue:
     """Make `build_id` current; return the seconds until `task_queue` routes its workflow tasks by it.
 
     Retries while the server has not yet seen that build poll (NOT_FOUND). The call returns before the new
-    routing reaches the task queue (it is pushed to each task queue of the deployment afterwards); until
+    routing reaches the task queue (it is pushed to each task queue of the deployment afterwards,
+    asynchronously: temporalio/temporal service/worker/workerdeployment/); until
     the queue reports the new current version, a workflow task may still go to the old build.
     Raises TimeoutError (or the last RPCError) after `timeout` seconds.
     """
