@@ -383,12 +383,21 @@ def main(options: Callable[..., dict[str, Any]]) -> None:
     os._exit(0)  # avoids the SDK's occasional abort at interpreter exit
 
 
+# Workflow task failures that are part of normal operation, not bad workflow code: a signal that arrived while
+# the task completed (the server asks for a new task, e.g. during continue-as-new), a sticky queue reset.
+_ROUTINE_TASK_FAILURES = {"WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND", "WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE"}
+
+
 async def _last_task_failure(handle: WorkflowHandle[Any, Any]) -> str | None:
+    from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+
     failure = None
     async for event in handle.fetch_history_events():
         which = event.WhichOneof("attributes") or ""
         if which == "workflow_task_failed_event_attributes":
-            failure = event.workflow_task_failed_event_attributes.failure.message
+            attrs = event.workflow_task_failed_event_attributes
+            if WorkflowTaskFailedCause.Name(attrs.cause) not in _ROUTINE_TASK_FAILURES:
+                failure = attrs.failure.message
         elif which.startswith("workflow_task_completed"):
             failure = None
     return failure
