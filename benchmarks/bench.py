@@ -192,6 +192,8 @@ async def conversation() -> None:
     await worker.stop()
     model.stop()
     await lab.close()
+
+
 def write_big_history(path: Path, n: int = 50_000) -> Path:
     """A realistic n-event history file (the SDK's JSON): one activity + its workflow task per 6 events, 50 ms apart."""
     import json
@@ -244,6 +246,8 @@ def big_history_file() -> None:
     line(f"{len(df)}-event DataFrame -> timeline PNG", t2 - t1, "s", f"(cpu {c2 - c1:.2f} s)")
     line(f"{len(df)}-event file -> DataFrame + timeline", t2 - t0, "s", f"target < 3 s (cpu {c2 - c0:.2f} s)")
     path.unlink()
+
+
 async def durability_cost() -> None:
     """Lesson 10's cost of one sequential durable step (median of 3 runs per kind, own dev server)."""
     from lab_support import KernelWorker, setup
@@ -323,6 +327,8 @@ async def operate_step_through_and_reset() -> None:
             line("reset call -> new run's first activity (step 6) starts", first_call[0] - called, "s")
     finally:
         await lab.close()
+
+
 def capstone() -> None:
     """Notebook 12's run time and the recovery time of each fault of its under-fire run (read from its outputs)."""
     import re

@@ -313,6 +313,8 @@ async def record_operate() -> None:
         (OUT / "operate_agent.states.json").write_text(json.dumps(live, indent=1))
     finally:
         await lab.close()
+
+
 async def record_lessons_03_and_10_new(lab, ledger: Ledger) -> None:
     """Lesson 03's scheduled DigestRun and continue-as-new loop; lesson 10's Steps (activities)."""
     from labs.scaling.cost import StepPlan, Steps
