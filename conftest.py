@@ -82,3 +82,28 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     finally:
         if runs:
             _keep(Path(item.path), runs[0].nb, time.perf_counter() - started, passed)
+
+
+def _chunk_sizes(total: int, workers: int) -> list[int]:
+    """How pytest-xdist's worksteal scheduler first splits `total` items over `workers` idle workers (contiguous)."""
+    sizes, left = [], total
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    return sizes
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, deal the notebooks (the longest items) round-robin to the head of each worker's first chunk,
+    so every worker starts with its share of them instead of one worker getting all and finishing last."""
+    workers = getattr(config, "workerinput", {}).get("workercount") or config.getoption("numprocesses", None)
+    if not isinstance(workers, int) or workers < 2:
+        return
+    notebooks = [i for i in items if getattr(i, "nbmake", False)]
+    others = iter([i for i in items if not getattr(i, "nbmake", False)])
+    ordered: list[pytest.Item] = []
+    for worker, size in enumerate(_chunk_sizes(len(items), workers)):
+        mine = notebooks[worker::workers]
+        ordered += mine + [next(others) for _ in range(max(0, size - len(mine)))]
+    ordered += list(others)
+    items[:] = ordered

@@ -105,7 +105,9 @@ def main(argv: list[str]) -> int:
         args = [str(PY), "-m", "lab_support.book", *argv[1:]]
     else:
         workers = os.environ.get("LAB_TEST_WORKERS", TEST_WORKERS)
-        args = [str(PY), "-m", "pytest", "--nbmake", "-n", workers, "--dist", "worksteal", *argv[1:]]
+        # a cell that hangs fails with its own name (nbmake's cell timeout) before pytest-timeout (180 s) fires
+        args = [str(PY), "-m", "pytest", "--nbmake", "--nbmake-timeout=120", "-n", workers, "--dist", "worksteal",
+                *argv[1:]]
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if cmd == "lab":
         os.execve(args[0], args, env)  # the launcher handles Ctrl-C itself
