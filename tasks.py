@@ -44,7 +44,8 @@ def _install_with_uv() -> bool:
     pip = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     if subprocess.run(pip + [UV], **quiet).returncode != 0:
         return False
-    uv = [str(BIN / "uv"), "pip", "install", "--quiet", "--python", str(PY), "--no-deps"]
+    # --compile-bytecode: otherwise every parallel test process compiles the same modules on first import
+    uv = [str(BIN / "uv"), "pip", "install", "--quiet", "--python", str(PY), "--no-deps", "--compile-bytecode"]
     if subprocess.run(uv + ["-r", "constraints.txt", "-e", "."], cwd=ROOT).returncode != 0:
         return False
     # constraints.txt must hold every package the project needs: pip check proves nothing is missing
