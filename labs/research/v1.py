@@ -5,22 +5,15 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from .activities import Finding, ResearchActivities, RetrieveInput, SynthesisInput
-    from .workflows import Task, options
+    from .activities import Finding, ResearchActivities, SynthesisInput
+    from .workflows import Task, gather_passages, options
 
 
 @workflow.defn(name="Executor")
 class ExecutorV1:
     @workflow.run
     async def run(self, task: Task) -> Finding:
-        passages = task.passages
-        if passages is None:
-            hits = await workflow.execute_activity_method(
-                ResearchActivities.search, task.question, **options("search", task.time_scale))
-            documents = await workflow.execute_activity_method(
-                ResearchActivities.extract, hits, **options("extract", task.time_scale))
-            passages = await workflow.execute_activity_method(
-                ResearchActivities.retrieve, RetrieveInput(task.question, documents), **options("retrieve", task.time_scale))
+        passages = await gather_passages(task)
         return await workflow.execute_activity_method(
             ResearchActivities.synthesise, SynthesisInput(task.question, passages, task.feedback, 1),
             **options("model", task.time_scale))
@@ -32,14 +25,7 @@ class ExecutorUnpatched:
 
     @workflow.run
     async def run(self, task: Task) -> Finding:
-        passages = task.passages
-        if passages is None:
-            hits = await workflow.execute_activity_method(
-                ResearchActivities.search, task.question, **options("search", task.time_scale))
-            documents = await workflow.execute_activity_method(
-                ResearchActivities.extract, hits, **options("extract", task.time_scale))
-            passages = await workflow.execute_activity_method(
-                ResearchActivities.retrieve, RetrieveInput(task.question, documents), **options("retrieve", task.time_scale))
+        passages = await gather_passages(task)
         draft = await workflow.execute_activity_method(
             ResearchActivities.synthesise, SynthesisInput(task.question, passages, task.feedback, 2),
             **options("model", task.time_scale))

@@ -82,20 +82,25 @@ class Task:
     passages: list[Passage] | None = None  # given for a revision: reuse the sources, only synthesise again
 
 
+async def gather_passages(task: Task) -> list[Passage]:
+    """The executor's sources: the task's own passages (a revision), else search -> extract -> retrieve activities."""
+    if task.passages is not None:
+        return task.passages
+    hits = await workflow.execute_activity_method(
+        ResearchActivities.search, task.question, **options("search", task.time_scale))
+    documents = await workflow.execute_activity_method(
+        ResearchActivities.extract, hits, **options("extract", task.time_scale))
+    return await workflow.execute_activity_method(
+        ResearchActivities.retrieve, RetrieveInput(task.question, documents), **options("retrieve", task.time_scale))
+
+
 @workflow.defn
 class Executor:
     """One sub-question: search -> extract -> retrieve -> synthesise, each an activity with its own policy."""
 
     @workflow.run
     async def run(self, task: Task) -> Finding:
-        passages = task.passages
-        if passages is None:
-            hits = await workflow.execute_activity_method(
-                ResearchActivities.search, task.question, **options("search", task.time_scale))
-            documents = await workflow.execute_activity_method(
-                ResearchActivities.extract, hits, **options("extract", task.time_scale))
-            passages = await workflow.execute_activity_method(
-                ResearchActivities.retrieve, RetrieveInput(task.question, documents), **options("retrieve", task.time_scale))
+        passages = await gather_passages(task)
         # The synthesis prompt changed (v2 cites every claim). Runs that started before keep prompt v1,
         # so one report never mixes findings written under two prompts.
         version = 2 if workflow.patched(PATCH) else 1
