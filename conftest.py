@@ -5,6 +5,7 @@ cell and nowhere else) and kept, executed, for the book (`python3 tasks.py book`
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 EXECUTED = ROOT / "_build" / "book" / "executed"
+# Notebooks run here are headless: steps that wait for the learner act by themselves (lab_support/learner.py).
+os.environ.setdefault("LAB_HEADLESS", "1")
 NOISE = ("WARN", "level=", "temporalio_sdk_core", "Traceback")
 
 
