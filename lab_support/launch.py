@@ -36,10 +36,13 @@ SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"
 
 def jupyter_options(port: int, token_file: Path) -> list[str]:
     """`jupyter lab` options: loopback, `port`, opening notebook 00, the lab's settings and layouts under
-    STATE/jupyter (written here), a fresh token in `token_file` (mode 0600), no browser, no news."""
+    STATE/jupyter (SETTINGS merged into its settings/overrides.json), a fresh token in `token_file` (mode 0600),
+    no browser, no news."""
     home = STATE / "jupyter"
     (home / "settings").mkdir(parents=True, exist_ok=True)
-    (home / "settings" / "overrides.json").write_text(json.dumps(SETTINGS, indent=2))
+    overrides = home / "settings" / "overrides.json"  # yours are kept; the lab's SETTINGS win
+    mine = json.loads(overrides.read_text()) if overrides.exists() else {}
+    overrides.write_text(json.dumps({**mine, **{k: {**mine.get(k, {}), **v} for k, v in SETTINGS.items()}}, indent=2))
     token_file.touch(mode=0o600)
     token_file.write_text(secrets.token_hex(24))
     options = ["--ip", os.environ.get("LAB_BIND_IP", "127.0.0.1"), f"--port={port}", "--port-retries=0",

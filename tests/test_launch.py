@@ -252,3 +252,21 @@ def test_jupyter_errors_are_shown_and_its_chatter_is_not(tmp_path, capsys):
                                   "    Traceback (most recent call last):",
                                   "[C 2026-11-29 14:53:49.000 ServerApp] Running as root is not recommended."]
     assert offset == len(log.read_bytes()) - len("[E 2026-11-29 half"), "a half-written line waits for its end"
+
+
+def test_jupyter_options_open_notebook_00_and_keep_your_settings_overrides(tmp_path, monkeypatch):
+    from lab_support import launch
+
+    monkeypatch.setattr(launch, "STATE", tmp_path)
+    overrides = tmp_path / "jupyter" / "settings" / "overrides.json"
+    overrides.parent.mkdir(parents=True)
+    overrides.write_text(json.dumps({"@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+                                     "@jupyterlab/apputils-extension:notification": {"fetchNews": "true"}}))
+    options = launch.jupyter_options(8888, tmp_path / "jupyter" / "token")
+    assert "--LabApp.default_url=/lab/tree/notebooks/00_why_durable_execution.ipynb" in options
+    assert (launch.ROOT / launch.START_NOTEBOOK).exists()
+    merged = json.loads(overrides.read_text())
+    assert merged["@jupyterlab/docmanager-extension:plugin"] == {"autosave": False}  # yours are kept
+    assert merged["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"  # the lab's win
+    assert len((tmp_path / "jupyter" / "token").read_text()) == 48
+    assert (tmp_path / "jupyter" / "token").stat().st_mode & 0o077 == 0, "the token file is private"
