@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from temporalio.client import Client, Interceptor, OutboundInterceptor
+
 
 class NotAttempted(NotImplementedError):
     """Raised by a `todo()` placeholder the learner has not replaced yet."""
@@ -29,6 +31,7 @@ class Verdict:
     status: str
     message: str
     hint: str | None = None
+    deleted: tuple[str, ...] = ()  # ids of the check's own workflows it stopped and then deleted (see `check`)
 
     def __bool__(self) -> bool:
         return self.status == "passed"
@@ -77,15 +80,73 @@ def _fresh(module: str) -> Any:
     return importlib.import_module(module)
 
 
+class _Recorder(Interceptor):
+    """Client interceptor: notes the task queues of the workflows a check starts."""
+
+    def __init__(self) -> None:
+        self.task_queues: set[str] = set()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        recorder = self
+
+        class Outbound(OutboundInterceptor):
+            async def start_workflow(self, input: Any) -> Any:
+                recorder.task_queues.add(input.task_queue)
+                return await super().start_workflow(input)
+
+            async def start_update_with_start_workflow(self, input: Any) -> Any:
+                recorder.task_queues.add(input.start_workflow_input.task_queue)
+                return await super().start_update_with_start_workflow(input)
+
+        return Outbound(next)
+
+
+async def _delete_stopped(client: Client, task_queues: set[str]) -> tuple[str, ...]:
+    """Delete the workflows on the check's task queues that it terminated or left running (children included);
+    the ones that ended by themselves (completed, failed, cancelled) stay for the learner to look at."""
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
+    if not task_queues:
+        return ()
+    queues = " OR ".join(f'TaskQueue="{q}"' for q in sorted(task_queues))
+    stopped = (WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.RUNNING)
+    deleted = []
+    async for listed in client.list_workflows(queues):
+        try:
+            status = (await client.get_workflow_handle(listed.id, run_id=listed.run_id).describe()).status
+            if status in stopped:  # exact status: the list can lag a termination by a moment
+                await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+                    namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=listed.id,
+                                                                                     run_id=listed.run_id)))
+                deleted.append(listed.id)
+        except RPCError:  # already gone
+            continue
+    return tuple(deleted)
+
+
 async def check(lesson: str, lab: Any = None, module: str = "exercise") -> Verdict:
-    """Grade `labs/<lesson>/<module>.py` against a server (the notebook's lab, or a private dev server)."""
+    """Grade `labs/<lesson>/<module>.py` against a server (the notebook's lab, or a private dev server).
+
+    Afterwards the check deletes its own workflows that it had to terminate (or left running): in the Web UI they
+    would look like the learner's failures. `Verdict.deleted` lists their ids."""
+    from dataclasses import replace
+
     from .server import start_dev_server
 
     grader = _fresh(f"labs.{lesson}.grade")
     target = _fresh(module if "." in module else f"labs.{lesson}.{module}")
     own = None if lab is not None else await start_dev_server(ui=False)
+    recorder = _Recorder()
+    base = (lab or own).client
+    config = base.config()
+    config["interceptors"] = [*config["interceptors"], recorder]
+    client = Client(**config)
     try:
-        return await grader.grade((lab or own).client, target)
+        verdict = await grader.grade(client, target)
+        return replace(verdict, deleted=await _delete_stopped(base, recorder.task_queues))
     finally:
         if own is not None:
             await own.close()

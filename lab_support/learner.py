@@ -163,7 +163,7 @@ def short_traceback(etype: type, value: BaseException, tb: Any, *, limit: int = 
         cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
     where = None
     for frame, lineno in traceback.walk_tb(tb):
-        if _CELL.search(frame.f_code.co_filename):
+        if where is None and _CELL.search(frame.f_code.co_filename):  # the line the learner ran
             where = (lineno, linecache.getline(frame.f_code.co_filename, lineno).strip())
     if where:
         lines.append(f"  at cell line {where[0]}: {where[1]}")

@@ -283,7 +283,7 @@ async def settle_workflows(client: Client, task_queues: set[str], grace: float =
     if left:
         reason = (f"left running by the notebook's clean-up cell: its workers stop now and it did not finish "
                   f"cancelling within {grace:g} s")
-        await asyncio.gather(*(h.terminate(reason) for h in left), return_exceptions=True)
+        await asyncio.gather(*(h.terminate(reason=reason) for h in left), return_exceptions=True)
         said.append(f"terminated {len(left)} that did not finish cancelling ({', '.join(h.id for h in left[:5])})")
     return said
 
