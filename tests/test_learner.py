@@ -157,6 +157,46 @@ def test_choose_records_a_prediction_before_the_answer(kernel):
     assert "prediction 8" in text_of(outputs)
 
 
+def test_the_approval_cell_waits_for_a_real_click_then_the_workflow_completes(kernel, tmp_path):
+    _, kc = kernel
+    reply, _ = run(kc, (
+        "import uuid\n"
+        "from lab_support import setup, KernelWorker, Ledger\n"
+        "from labs.approval.ui import ApprovalPanel\n"
+        "from labs.approval.workflows import Goal, PlanApproval\n"
+        "from lab_support.history import wait_event\n"
+        "approval_lab = await setup(ui=False)\n"
+        f"approvals = Ledger({str(tmp_path / 'ledger.db')!r})\n"
+        "approval_worker = await KernelWorker(approval_lab, 'labs.approval.worker', ledger=str(approvals.path)).start()\n"
+        "plan = await approval_lab.client.start_workflow(PlanApproval.run, Goal('a pilot'), id=f'plan-{uuid.uuid4().hex[:6]}',\n"
+        "                                                task_queue=approval_worker.task_queue)\n"
+        "await wait_event(plan, 'ActivityTaskCompleted')\n"), timeout=90)
+    assert reply["status"] == "ok", reply
+    cell = kc.execute("panel = ApprovalPanel(plan)\ndecided_by = await panel.ask(timeout=60)")
+    queued = kc.execute("print(decided_by, await plan.result(), approvals.count('executed'))")
+    approve, status = None, None
+    while approve is None or status is None:
+        msg = kc.get_iopub_msg(timeout=60)
+        if msg["msg_type"] == "comm_open":
+            state = msg["content"]["data"]["state"]
+            if state.get("description") == "Approve":
+                approve = msg["content"]["comm_id"]
+            if state.get("_model_name") == "LabelModel" and "waiting for your decision" in state.get("value", ""):
+                status = msg["content"]["comm_id"]
+    time.sleep(0.5)
+    kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": approve, "data": {
+        "method": "custom", "content": {"event": "click"}}}))
+    reply, outputs = _collect(kc, cell)
+    assert reply["status"] == "ok", reply
+    assert "done" in text_of(outputs)
+    reply, outputs = _collect(kc, queued)
+    assert "learner done: 3 steps 3" in text_of(outputs), text_of(outputs)
+    reply, outputs = run(kc, "import asyncio\nfor _ in range(100):\n    if 'completed' in panel.out.value: break\n"
+                             "    await asyncio.sleep(0.05)\nprint(panel.out.value)\n"
+                             "await approval_lab.close(approval_worker)")
+    assert f"workflow " in text_of(outputs) and ": completed (done: 3 steps)" in text_of(outputs)
+
+
 def test_a_closed_lab_says_in_one_line_what_to_run(kernel):
     _, kc = kernel
     reply, _ = run(kc, "from lab_support import setup\nlab = await setup(ui=False)\n"
@@ -238,6 +278,7 @@ async def test_approval_panel_buttons_show_completion_and_errors(lab, tmp_path):
         await _until(lambda: again.out.value.startswith("⚠"))
         assert "LabError" in again.out.value and "already finished (completed)" in again.out.value
         assert await again.ask() == "finished" and "already finished" in again.out.value
+        assert again.sent == "approve"  # read from the history: the cells after it still work
 
 
 async def test_approval_panel_ask_approves_itself_headless(lab, tmp_path):

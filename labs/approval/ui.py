@@ -41,6 +41,16 @@ class ApprovalPanel:
         status = (await self.handle.describe()).status
         return None if status == WorkflowExecutionStatus.RUNNING else status.name
 
+    async def _decision(self) -> str | None:
+        """The decision signal ("approve" / "reject") the workflow received, read from its history (None: none)."""
+        decision = None
+        async for event in self.handle.fetch_history_events():
+            if event.HasField("workflow_execution_signaled_event_attributes"):
+                name = event.workflow_execution_signaled_event_attributes.signal_name
+                if name in ("approve", "reject") and decision is None:
+                    decision = name  # the workflow acts on the first decision
+        return decision
+
     async def click(self, choice: str) -> None:
         """What a button press does: send the signal, then show "workflow <id>: completed (<result>)" when it ends.
 
@@ -69,8 +79,9 @@ class ApprovalPanel:
         display(self)
         ended = await self._finished()
         if ended is not None:
-            self._disable(f"workflow {self.handle.id} already finished ({ended.lower()}): nothing to approve. "
-                          "Run the cell that starts a new plan (section 1), then this one again.")
+            self.sent = await self._decision()
+            self._disable(f"workflow {self.handle.id} already finished ({ended.lower()}; decision: {self.sent}). "
+                          "For a new decision run the cell that starts a plan (section 1), then this one again.")
             return "finished"
         return await wait_for_learner(lambda: self.sent is not None, prompt="press **Approve** (or Reject) above.",
                                       act=lambda: self.click("approve"), acted="pressed Approve in code", timeout=timeout)
