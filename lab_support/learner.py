@@ -3,7 +3,9 @@
 In a live notebook the learner acts (presses a button, picks an answer) while the cell waits, with a
 visible prompt and a timeout; in a headless run (nbmake, CI: `LAB_HEADLESS=1`, set by the test command)
 the code acts by itself and says so in one line. One mechanism for every notebook that asks the learner
-to act or predict.
+to act or predict: `wait_for_learner` (any widget), `choose` (a prediction, recorded before the answer is
+computed), `guarded` (a widget callback whose errors show in the widget), and `install_short_tracebacks`
+(intended Temporal errors and LabErrors shown in a few lines; `setup()` installs it).
 
 Why waiting works: an async cell that awaits still receives widget messages — ipykernel 7.4 dispatches
 `comm_msg` while a cell holds the shell lock (ipykernel/kernelbase.py, `shell_main`) — and the cells
@@ -87,6 +89,7 @@ async def choose(question: str, options: Sequence[str], *, headless_answer: str,
     if headless_answer not in options:
         raise ValueError(f"headless_answer {headless_answer!r} is not one of {list(options)}")
     picked: dict[str, str] = {}
+    freeze: list[Callable[[], None]] = []
     if not headless():
         import ipywidgets as widgets
         from IPython.display import display
@@ -97,19 +100,24 @@ async def choose(question: str, options: Sequence[str], *, headless_answer: str,
         pick.observe(lambda change: setattr(submit, "disabled", change["new"] is None), names="value")
 
         def record() -> None:
+            if "answer" in picked:
+                return
             picked["answer"] = pick.value
             pick.disabled = submit.disabled = True
             status.value = f"your prediction: {pick.value}"
 
         submit.on_click(guarded(record, status))
+        freeze.append(lambda: setattr(pick, "disabled", True) or setattr(submit, "disabled", True))
         display(widgets.VBox([widgets.Label(value=question), pick, widgets.HBox([submit, status])]))
 
     def default() -> None:
         picked.setdefault("answer", headless_answer)
+        for f in freeze:  # a late click no longer changes the recorded answer
+            f()
 
+    acted = f"recorded the prediction {headless_answer!r}" + (f" ({note})" if note else "")
     await wait_for_learner(lambda: "answer" in picked, prompt="pick your answer above and press **Submit**.",
-                           act=default, acted=f"recorded the prediction {headless_answer!r}" + (f" ({note})" if note else ""),
-                           timeout=timeout)
+                           act=default, acted=acted, timeout=timeout)
     return picked["answer"]
 
 
