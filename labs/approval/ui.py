@@ -57,9 +57,9 @@ class ApprovalPanel:
         Raises LabError (also shown on the status line) if the workflow has already finished."""
         from lab_support.server import LabError
 
+        self.approve_button.disabled = self.reject_button.disabled = True  # one decision: no double click
         ended = await self._finished()
         if ended is not None:
-            self.approve_button.disabled = self.reject_button.disabled = True
             raise LabError(f"Workflow {self.handle.id} already finished ({ended.lower()}). Fix: start a new plan "
                            "(`handle = await start_agent(...)`) and make a new panel for it.")
         if choice == "approve":
