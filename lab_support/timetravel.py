@@ -151,10 +151,10 @@ def browse(steps: pd.DataFrame, events: pd.DataFrame, show: Iterable[str] = ("st
     slider = widgets.IntSlider(value=1, min=1, max=len(steps), description="task", continuous_update=False)
 
     def draw(change: Any = None) -> None:
-        row = steps.iloc[slider.value - 1]
-        when = events.loc[events["event_id"] == row["event_id"], "time"]
         out.clear_output(wait=True)
-        with out:
+        with out:  # everything inside: an error shows in the widget (a slider callback's errors are otherwise lost)
+            row = steps.iloc[slider.value - 1]
+            when = events.loc[events["event_id"] == row["event_id"], "time"]
             print(f"task {row['task']} (event {row['event_id']}): " + ", ".join(f"{k}={row[k]!r}" for k in show if k in row))
             print(f"  events that led here: {row['events']}")
             print(f"  commands it sent:     {row['commands'] or '-'}")
