@@ -34,7 +34,8 @@ class ChaosPanel:
     """Buttons that break a running workflow (worker / server SIGKILL, model faults), a live timeline and a
     ledger counter. `worker`: a SubprocessWorker; `server`: a ServerProcess (the lab runs the server as its own
     process); `model`: the local `llm.Model`; `ledger`: this run's `Ledger`. Each is optional: its buttons are
-    disabled with a one-line reason. `refresh`: seconds between redraws. Build it inside a running event loop
+    disabled with a one-line reason. `refresh`: seconds between redraws (longer when a redraw takes over half of
+    it: the loop draws at most half the time). Build it inside a running event loop
     (a notebook cell, an async test): the redraw loop starts at once and stops when the workflow closes."""
 
     def __init__(self, handle: WorkflowHandle[Any, Any], *, worker: Any = None, server: Any = None,
@@ -259,8 +260,9 @@ class ChaosPanel:
                                      "redraws once.")
                     return
             self._wake.clear()
+            took = time.monotonic() - started  # never draw more than half the time: a busy machine's worker needs CPU
             try:
-                await asyncio.wait_for(self._wake.wait(), max(0.0, self.period - (time.monotonic() - started)))
+                await asyncio.wait_for(self._wake.wait(), max(self.period - took, took))
             except asyncio.TimeoutError:
                 pass
 
