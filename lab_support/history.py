@@ -854,6 +854,40 @@ def _pending_rows(history: LabHistory, df: pd.DataFrame) -> pd.DataFrame:
     return extra
 
 
+class HistoryFrame(pd.DataFrame):
+    """A history table as pandas shows it to a learner: no row-number index beside `event_id` (an index set on
+    purpose, e.g. by `set_index`, is shown), and a blank for "no value" instead of a mix of NaN and <NA>."""
+
+    @property
+    def _constructor(self) -> type:
+        return HistoryFrame
+
+    def _show_index(self) -> bool:
+        return self.index.nlevels > 1 or self.index.name is not None
+
+    def _shown(self) -> pd.DataFrame:
+        """A plain copy for display: nullable integer columns as objects, so that <NA> prints as a blank too."""
+        out = pd.DataFrame(self)
+        for col in out.columns[[isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "iu"
+                                for t in out.dtypes]]:
+            out[col] = out[col].astype(object).where(out[col].notna(), "")
+        return out
+
+    def _repr_html_(self) -> str | None:
+        if not pd.get_option("display.notebook_repr_html"):
+            return None
+        rows, cols = pd.get_option("display.max_rows"), pd.get_option("display.max_columns")
+        return self._shown().to_html(index=self._show_index(), na_rep="", notebook=True, max_rows=rows,
+                                     max_cols=cols, show_dimensions=len(self) > (rows or len(self)))
+
+    def __repr__(self) -> str:
+        rows = pd.get_option("display.max_rows")
+        return self._shown().to_string(index=self._show_index(), na_rep="", max_rows=rows,
+                                       min_rows=pd.get_option("display.min_rows"),
+                                       max_cols=pd.get_option("display.max_columns"),
+                                       show_dimensions=len(self) > (rows or len(self)))
+
+
 def to_frame(history: WorkflowHistory | list[HistoryEvent]) -> pd.DataFrame:
     """One row per event: id, time, seconds since start, type, category, name, lane, attempt, failure, sizes.
 
@@ -884,4 +918,6 @@ def to_frame(history: WorkflowHistory | list[HistoryEvent]) -> pd.DataFrame:
             df = pd.concat([df.astype({"event_id": "Int64", "ref": "Int64"}), extra], ignore_index=True)
             df["time"] = pd.to_datetime(df["time"], utc=True)
             df.attrs["now"] = pd.Timestamp(history.now).tz_convert("UTC")
-    return df
+    table = HistoryFrame(df)
+    table.attrs.update(df.attrs)
+    return table

@@ -20,6 +20,9 @@ COLORS = {
     "canceled": "#969696", "running": "#9ecae1", "timer": "#3182bd", "child": "#756bb1", "task": "#636363",
     "signal": "#8856a7", "update": "#1c9099", "marker": "#e6550d",
 }
+LEGEND = (("task", "workflow task"), ("wait", "scheduled, not started"), ("retry", "retrying"), ("ok", "completed"),
+          ("running", "running"), ("failed", "failed"), ("timed out", "timed out"), ("canceled", "canceled"),
+          ("timer", "timer"), ("child", "child workflow"))
 _CLOSE = {
     "ActivityTaskCompleted": "ok", "ActivityTaskFailed": "failed", "ActivityTaskTimedOut": "timed out",
     "ActivityTaskCanceled": "canceled", "ChildWorkflowExecutionCompleted": "ok",
@@ -146,10 +149,13 @@ def timeline(
             (ok_tasks if typ == "WorkflowTaskCompleted" else bad_tasks).append((start, t))
     bars("workflow", ok_tasks, COLORS["task"])
     bars("workflow", bad_tasks, COLORS["failed"])
+    used = {"task"} if ok_tasks else set()  # what is drawn: the legend lists only these
+    used |= {"failed"} if bad_tasks else set()
     for category, marker, dy in (("signal", "v", -0.22), ("update", "D", 0.0), ("marker", "|", 0.22)):
         sel = df[df["category"] == category]
         sel = sel[~sel["type"].str.endswith(("Completed", "Failed"))]
         if len(sel):
+            used.add(category)
             ax.plot(sel["t"], [y["workflow"] + dy] * len(sel), marker, color=COLORS[category], ms=8, ls="none")
 
     # activities, timers, children
@@ -175,6 +181,7 @@ def timeline(
             ax.annotate(note, (s["open"], y[lane] - h / 2), xytext=(0, 1), textcoords="offset points",
                         fontsize=7.5, color="#7f2704", va="bottom")
     for (lane, style, hatched), xs in by_style.items():
+        used.add(style)
         bars(lane, xs, COLORS[style], hatch="///" if hatched else None, edgecolor="#a63603" if hatched else "none")
     if now is not None:
         ax.axvline(t_end, color="#7f7f7f", ls=":", lw=1)
@@ -206,13 +213,12 @@ def timeline(
     ax.grid(axis="x", alpha=0.3)
     kind = df.loc[df["type"] == "WorkflowExecutionStarted", "name"]
     ax.set_title(title or f"{kind.iloc[0] if len(kind) else 'workflow'}: {int(df['event_id'].notna().sum())} events")
-    legend = [Patch(color=COLORS[k], label=l) for k, l in (
-        ("task", "workflow task"), ("wait", "scheduled, not started"), ("ok", "completed"),
-        ("failed", "failed"), ("timer", "timer"), ("child", "child workflow"))]
-    legend.append(Patch(facecolor=COLORS["retry"], hatch="///", edgecolor="#a63603", label="retrying"))
+    legend: list[Any] = [Patch(facecolor=COLORS[k], hatch="///", edgecolor="#a63603", label=label) if k == "retry"
+                         else Patch(color=COLORS[k], label=label) for k, label in LEGEND if k in used]
     if any(s["pending"] for s in spans):
         legend.append(Line2D([], [], marker=">", ls=":", color="#a63603", label="next attempt (describe)"))
-    legend += [Line2D([], [], marker=m, color=COLORS[c], ls="none", label=c) for c, m in (("signal", "v"), ("update", "D"), ("marker", "|"))]
+    legend += [Line2D([], [], marker=m, color=COLORS[c], ls="none", label=c)
+               for c, m in (("signal", "v"), ("update", "D"), ("marker", "|")) if c in used]
     fig.legend(handles=legend, loc="outside lower center", ncol=9, fontsize=8, frameon=False)
     return fig
 

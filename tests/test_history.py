@@ -277,3 +277,16 @@ def test_event_time_is_read_from_whichever_field_the_dialect_has(stamp):
     data["events"][2].update(stamp)
     df = to_frame(load_history(data))
     assert df["time"].iloc[2] == pd.Timestamp("2026-11-26T07:31:03.362353Z")
+
+
+def test_history_table_shows_no_row_index_and_one_blank_for_missing(sink_history):
+    df = to_frame(sink_history)
+    shown = df[df["category"] == "activity"][["event_id", "type", "name", "attempt", "failure"]]
+    html, text = shown._repr_html_(), repr(shown)
+    for missing in ("<NA>", "NaN", "None"):
+        assert missing not in html and missing not in text, missing
+    assert "<th>4</th>" not in html and "<tbody>\n    <tr>\n      <th>" not in html, "a row-number index is shown"
+    assert text.split("\n")[0].split() == ["event_id", "type", "name", "attempt", "failure"]
+    assert df["attempt"].isna().any() and str(df["attempt"].dtype) == "Int64", "the data keep their types"
+    named = repr(df.set_index("name").head(2))
+    assert "KitchenSink" in named.split("\n")[2], "an index set on purpose is shown"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -57,9 +58,13 @@ async def test_durable_agent_resumes_after_worker_sigkill(lab, tmp_path):
     # the step in flight ran again on the new process; its attempt is 2, or more if a later attempt was also
     # lost (e.g. handed to the dead worker's last poll): Temporal promises a retry, not which attempt succeeds
     assert resumed["step"] == 5 and resumed["attempt"] >= 2 and resumed["pid"] != first_pid
-    events = to_frame(await handle.fetch_history())
+    history = await handle.fetch_history()
+    events = to_frame(history)
     started = events[(events["type"] == "ActivityTaskStarted") & (events["lane"] == "run_step #5")].iloc[0]
     assert started["attempt"] == resumed["attempt"] and "Heartbeat" in started["failure"], "history = ledger"
+    summaries = [json.loads(e.user_metadata.summary.data) for e in history.events
+                 if e.HasField("activity_task_scheduled_event_attributes")]
+    assert summaries == [f"step {n}: {name}" for n, name in enumerate(STEPS, 1)], "the Web UI names each step"
 
 
 @pytest.mark.parametrize("file, workflow", [

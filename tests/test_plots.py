@@ -122,3 +122,18 @@ def test_timeline_of_a_running_workflow_reaches_now_and_labels_the_pending_attem
     assert fig.axes[0].get_title().endswith(": 5 events")
     plain = timeline(df[df["type"] != "PendingActivity"].drop(columns=["state", "last_started", "next_attempt"]))
     assert plain.axes[0].get_xlim()[1] >= 6.0  # df.attrs["now"] alone still extends the axis
+
+
+def _legend(fig) -> list[str]:
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def test_legend_lists_only_what_is_drawn(sink_history):
+    df = to_frame(sink_history)
+    full = _legend(timeline(df))
+    assert {"workflow task", "completed", "timer", "child workflow", "retrying"} <= set(full), full
+    assert "signal" in full if (df["category"] == "signal").any() else "signal" not in full
+    # only the first two events: one workflow task scheduled, nothing closed -> no bars, no kinds to explain
+    early = _legend(timeline(df.head(4)))
+    assert "workflow task" in early
+    assert not {"timer", "child workflow", "retrying", "failed", "signal", "update"} & set(early), early

@@ -36,5 +36,6 @@ class ResearchAgent:
                 start_to_close_timeout=timedelta(seconds=10),
                 heartbeat_timeout=timedelta(seconds=request.heartbeat_timeout),  # a dead worker is noticed fast
                 retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=300)),
+                summary=f"step {step}: {STEPS[step - 1]}",  # what the Web UI shows beside `run_step`
             ))
         return ResearchReport(request.topic, notes)
