@@ -56,7 +56,8 @@ class ChaosPanel:
         self._loop: asyncio.AbstractEventLoop | None = None
 
         reasons = {
-            "worker": None if worker is not None else "no worker given (ChaosPanel(..., worker=SubprocessWorker(...)))",
+            "worker": None if hasattr(worker, "kill") else "no worker process given (ChaosPanel(..., "
+                                                         "worker=SubprocessWorker(...)); a KernelWorker cannot be SIGKILLed)",
             "server": None if server is not None else "the server is not a process this notebook runs "
                                                       "(pass server=ServerProcess(...) to kill it)",
             "model": None if model is not None and getattr(model, "fake", None) is not None
@@ -127,18 +128,30 @@ class ChaosPanel:
         self._need("worker").restart()
         return self._fault("worker restarted")
 
+    def _server_up(self) -> bool:
+        proc = self._need("server").proc
+        return proc is not None and proc.poll() is None
+
     def kill_server(self) -> float:
-        """SIGKILL the Temporal server process; returns the epoch time of the kill. LabError without a ServerProcess."""
-        return self._fault("server SIGKILL", self._need("server").kill())
+        """SIGKILL the Temporal server process; returns the epoch time of the kill. LabError without a running
+        ServerProcess."""
+        if not self._server_up():
+            raise LabError("The server is not running (already killed?). Fix: restart it first (Restart server).")
+        return self._fault("server SIGKILL", self.server.kill())
 
     async def restart_server(self) -> float:
-        """Start the server again on its database file and wait until it answers; returns the epoch time."""
-        await self._need("server").start()
+        """Start the server again on its database file and wait until it answers; returns the epoch time.
+        LabError if it is still running."""
+        if self._server_up():
+            raise LabError("The server is still running. Fix: kill it first (Kill server).")
+        await self.server.start()
         return self._fault("server back")
 
     def inject(self, kind: str, **options: Any) -> float:
         """Arm a fault in the local model for its next requests: "429" (times=3, retry_after=1.0 s), "500"
         (times=3) or "slow" (seconds=2.0, times=1); returns the epoch time it was armed. LabError otherwise."""
+        if kind not in ("429", "500", "slow"):
+            raise LabError(f"No fault {kind!r}. Fix: inject('429'), inject('500') or inject('slow').")
         model = self._need("model")
         if kind == "429":
             times, after = options.get("times", 3), options.get("retry_after", 1.0)
@@ -148,12 +161,10 @@ class ChaosPanel:
             times = options.get("times", 3)
             model.server_error(times=times)
             label = f"500 burst x{times} armed"
-        elif kind == "slow":
+        else:
             seconds, times = options.get("seconds", 2.0), options.get("times", 1)
             model.slow(seconds, times=times)
             label = f"slow model {seconds:g} s armed"
-        else:
-            raise LabError(f"No fault {kind!r}. Fix: inject('429'), inject('500') or inject('slow').")
         return self._fault(label)
 
     def press(self, description: str) -> asyncio.Task[None]:

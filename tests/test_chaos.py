@@ -10,6 +10,7 @@ import pytest
 
 from lab_support import Ledger, SubprocessWorker
 from lab_support.chaos import ChaosPanel
+from lab_support.server import LabError, ServerProcess
 from lab_support.workers import wait_running
 from labs.why_durable.steps import STEPS
 from labs.why_durable.workflows import ResearchAgent, ResearchRequest
@@ -46,18 +47,26 @@ async def test_kill_button_sigkills_the_worker_and_the_run_still_completes_once(
         worker.stop()
 
 
-async def test_a_button_error_shows_in_the_panel(lab) -> None:
+async def test_a_button_error_shows_in_the_panel(lab, tmp_path) -> None:
     never_started = SubprocessWorker(lab, "labs.why_durable.worker", ledger="unused.db")
-    panel = ChaosPanel(lab.client.get_workflow_handle(f"no-such-{uuid.uuid4().hex[:6]}"), worker=never_started)
+    server = ServerProcess(tmp_path / "never-started.db")
+    panel = ChaosPanel(lab.client.get_workflow_handle(f"no-such-{uuid.uuid4().hex[:6]}"), worker=never_started,
+                       server=server)
     try:
         panel.buttons["Kill worker"].click()
         await panel.actions[-1]
         assert "Kill worker failed" in panel.errors[-1] and "not running" in panel.errors[-1]
         assert "not running" in panel._error.value
-        assert panel.buttons["Kill server"].disabled and panel.buttons["429 storm"].disabled
+        panel.buttons["Kill server"].click()
+        await panel.actions[-1]
+        assert "Kill server failed" in panel.errors[-1] and "not running" in panel._error.value
+        assert panel.buttons["429 storm"].disabled and not panel.buttons["Kill server"].disabled
         panel.press("429 storm")  # the Python API behind a disabled button still explains itself
         await panel.actions[-1]
         assert "local model" in panel.errors[-1]
+        with pytest.raises(LabError, match="inject"):
+            panel.inject("boom")
+        assert panel.faults == [], "nothing that failed is marked as a fault"
     finally:
         panel.stop()
 
@@ -74,3 +83,25 @@ async def test_without_a_widget_frontend_it_says_so_in_one_line(lab) -> None:
         assert "application/vnd.jupyter.widget-view+json" in data  # a widget frontend draws the panel instead
     finally:
         panel.stop()
+
+
+async def test_the_model_buttons_arm_real_faults_in_the_local_model(lab) -> None:
+    import httpx
+
+    from lab_support.llm import start_model
+
+    model = start_model(fake=True)
+    panel = ChaosPanel(lab.client.get_workflow_handle("some-run"), model=model)
+    try:
+        panel.buttons["500 burst"].click()
+        await panel.actions[-1]
+        panel.inject("429", times=1, retry_after=0.25)
+        async with httpx.AsyncClient() as http:
+            for _ in range(5):
+                await http.post(f"{model.base_url}/chat/completions", json={
+                    "model": model.name, "messages": [{"role": "user", "content": "hi"}]})
+        assert list(model.requests()["status"]) == [500, 500, 500, 429, 200]
+        assert [label for _, label in panel.faults] == ["500 burst x3 armed", "429 storm x1 armed"]
+    finally:
+        panel.stop()
+        model.stop()
