@@ -222,7 +222,7 @@ class ChaosPanel:
         status = _CLOSED[closing.iloc[-1]] if len(closing) else "running"
         fig = timeline(df, marks=marks, title=f"{self.handle.id}: {status}")
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
+        fig.savefig(buf, format="png", dpi=80, pil_kwargs={"compress_level": 1})  # fast to encode, bigger
         line = ""
         if self.ledger is not None:
             effects = self.ledger.frame()
