@@ -17,11 +17,18 @@ import inspect
 import io
 import statistics
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from temporalio.client import WorkflowHandle
+import ipywidgets as w
 
+# Imported with this module, not on first use: importing them on the event loop while a run goes stalled a busy
+# kernel for 1-3 s (measured), long enough to miss a 0.4 s step that the next cell waits for.
+from .history import fetch_history, to_frame
+from .plots import timeline
 from .server import LabError
+
+if TYPE_CHECKING:
+    from temporalio.client import WorkflowHandle
 
 _CLOSED = {"WorkflowExecutionCompleted": "completed", "WorkflowExecutionFailed": "failed",
            "WorkflowExecutionTimedOut": "timed out", "WorkflowExecutionCanceled": "canceled",
@@ -30,18 +37,23 @@ _THREADED = {"Restart worker", "Kill worker", "Kill server"}  # blocking calls: 
 _QUIET_FOR = 120.0  # stop redrawing after this many seconds of failed redraws in a row
 
 
+def _png(df: Any, marks: dict[str, float], title: str) -> bytes:
+    """In a thread: the timeline of a history frame, with the fault marks, as PNG bytes."""
+    buf = io.BytesIO()
+    timeline(df, marks=marks, title=title).savefig(buf, format="png", dpi=80, pil_kwargs={"compress_level": 1})
+    return buf.getvalue()
+
+
 class ChaosPanel:
     """Buttons that break a running workflow (worker / server SIGKILL, model faults), a live timeline and a
     ledger counter. `worker`: a SubprocessWorker; `server`: a ServerProcess (the lab runs the server as its own
     process); `model`: the local `llm.Model`; `ledger`: this run's `Ledger`. Each is optional: its buttons are
-    disabled with a one-line reason. `refresh`: seconds between redraws (longer when a redraw takes over half of
-    it: the loop draws at most half the time). Build it inside a running event loop
-    (a notebook cell, an async test): the redraw loop starts at once and stops when the workflow closes."""
+    disabled with a one-line reason. `refresh`: seconds between redraws (a redraw slower than half
+    of it is followed by an equal pause, up to 2 x refresh). Build it inside a running event loop (a notebook cell,
+    an async test): the redraw loop starts at once and stops when the workflow closes."""
 
     def __init__(self, handle: WorkflowHandle[Any, Any], *, worker: Any = None, server: Any = None,
                  model: Any = None, ledger: Any = None, refresh: float = 0.5) -> None:
-        import ipywidgets as w
-
         self.handle, self.worker, self.server, self.model, self.ledger = handle, worker, server, model, ledger
         self.period = refresh
         self.faults: list[tuple[float, str]] = []  # (epoch seconds, label), in the order they happened
@@ -212,17 +224,11 @@ class ChaosPanel:
             marks[key] = at
         return marks
 
-    def _draw(self, history: Any, marks: dict[str, float]) -> tuple[bytes, str, int, str]:
-        """In a thread: the timeline PNG, the closing status (or "running"), the event count, the ledger line."""
-        from .history import to_frame
-        from .plots import timeline
-
+    def _read(self, history: Any) -> tuple[Any, str, int, str]:
+        """In a thread: the history's frame, its closing status (or "running"), its event count, the ledger line."""
         df = to_frame(history)
         closing = df["type"][df["type"].isin(list(_CLOSED))]
         status = _CLOSED[closing.iloc[-1]] if len(closing) else "running"
-        fig = timeline(df, marks=marks, title=f"{self.handle.id}: {status}")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80, pil_kwargs={"compress_level": 1})  # fast to encode, bigger
         line = ""
         if self.ledger is not None:
             effects = self.ledger.frame()
@@ -230,13 +236,11 @@ class ChaosPanel:
             repeats = effects.groupby(["actor", "step", "key"]).size()
             line = (f"Ledger: <b>{len(effects)}</b> side effects so far, "
                     f"<b>{int((repeats - 1).sum())}</b> duplicates (same step and key completed more than once)")
-        return buf.getvalue(), status, int(df["event_id"].notna().sum()), line
+        return df, status, int(df["event_id"].notna().sum()), line
 
     async def refresh(self) -> bool:
         """Redraw once from the workflow's history now (and the ledger); returns True once the workflow has closed.
         A server that does not answer within 2 s is reported in the status line, not raised."""
-        from .history import fetch_history
-
         async with self._drawing:
             try:
                 history = await asyncio.wait_for(fetch_history(self.handle, pending=True), 2.0)
@@ -245,7 +249,8 @@ class ChaosPanel:
                 self._status.value = (f"Workflow <code>{self.handle.id}</code>: cannot read its history "
                                       f"(the server is down?) — {why[:160]}")
                 return False
-            png, status, events, line = await asyncio.to_thread(self._draw, history, self._marks())
+            df, status, events, line = await asyncio.to_thread(self._read, history)
+            png = await asyncio.to_thread(_png, df, self._marks(), f"{self.handle.id}: {status}")
             self._image.value, self._ledger.value = png, line
             self.status = status
             worker = ""
@@ -259,6 +264,7 @@ class ChaosPanel:
         failing_since: float | None = None
         while True:
             started = time.monotonic()
+            self._wake.clear()  # a wake (a fault, wait()) from now on redraws right after this redraw
             try:
                 if await self.refresh():
                     return
@@ -270,10 +276,9 @@ class ChaosPanel:
                     self._show_error(f"Stopped redrawing after {_QUIET_FOR:.0f} s of errors; `await panel.refresh()` "
                                      "redraws once.")
                     return
-            self._wake.clear()
-            took = time.monotonic() - started  # never draw more than half the time: a busy machine's worker needs CPU
-            try:
-                await asyncio.wait_for(self._wake.wait(), max(self.period - took, took))
+            took = time.monotonic() - started  # a slow redraw (a busy machine) waits as long again, up to 2 periods:
+            try:                               # the worker needs the CPU more than the picture does
+                await asyncio.wait_for(self._wake.wait(), max(self.period - took, min(took, 2 * self.period)))
             except asyncio.TimeoutError:
                 pass
 
@@ -311,6 +316,6 @@ class ChaosPanel:
         task = self._loop_task
         if task is not None and not task.done():
             try:
-                await asyncio.wait_for(asyncio.shield(task), 10.0)
+                await asyncio.wait_for(asyncio.shield(task), 30.0)
             except asyncio.TimeoutError:
-                self._show_error("The final redraw took over 10 s; `await panel.refresh()` redraws once.")
+                self._show_error("The final redraw took over 30 s; `await panel.refresh()` redraws once.")
