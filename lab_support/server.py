@@ -235,24 +235,33 @@ async def start_dev_server(
     if time_skipping:
         extra += ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
     start = WorkflowEnvironment.start_time_skipping_v2 if time_skipping else WorkflowEnvironment.start_local
-    try:
-        env = await start(
-            namespace=namespace,
-            port=port,
-            ui=ui,
-            runtime=quiet_runtime(),
-            dev_server_existing_path=_tethered("temporal", log_file),
-            dev_server_database_filename=str(db_file) if db_file else None,
-            dev_server_log_level="warn",
-            dev_server_extra_args=extra,
-            dev_server_startup_timeout=STARTUP,  # the SDK's 5 s default fails on a busy laptop or CI runner
-        )
-    except RuntimeError as e:
-        raise LabError(f"The Temporal dev server did not start ({str(e)[:120]}); see {log_file}.") from None
+    from .procs import free_port
+
+    for tries_left in (2, 1, 0):
+        # the UI port is chosen free too: the CLI's default (gRPC port + 1000) is not checked, and on a busy
+        # machine another process already held it ("can't set UI port ...: address already in use")
+        ui_port = free_port() if ui else None
+        try:
+            env = await start(
+                namespace=namespace,
+                port=port,
+                ui=ui,
+                ui_port=ui_port,
+                runtime=quiet_runtime(),
+                dev_server_existing_path=_tethered("temporal", log_file),
+                dev_server_database_filename=str(db_file) if db_file else None,
+                dev_server_log_level="warn",
+                dev_server_extra_args=extra,
+                dev_server_startup_timeout=STARTUP,  # the SDK's 5 s default fails on a busy laptop or CI runner
+            )
+            break
+        except RuntimeError as e:
+            lost_race = "address already in use" in (log_file.read_text() if log_file.exists() else "")
+            if lost_race and port is None and tries_left:
+                continue  # a port taken between choosing it and binding it: choose again
+            raise LabError(f"The Temporal dev server did not start ({str(e)[:120]}); see {log_file}.") from None
     address = env.client.service_client.config.target_host
-    ui_url = None
-    if ui:
-        ui_url = f"http://127.0.0.1:{int(address.rsplit(':', 1)[1]) + 1000}"
+    ui_url = f"http://127.0.0.1:{ui_port}" if ui else None
     kind = "dev (time-skipping)" if time_skipping else "dev"
     return Lab(env.client, address, namespace, ui_url=ui_url, kind=kind, log_file=log_file, env=env)
 

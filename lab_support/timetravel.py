@@ -214,7 +214,9 @@ def _rpc_error(e: RPCError, namespace: str, workflow_id: str) -> LabError:
                         "Fix: connect to the namespace the workflow ran in.")
     if e.status == RPCStatusCode.NOT_FOUND:
         return LabError(f"No workflow {workflow_id!r} in namespace {namespace!r}: {text}. Fix: check the id.")
-    if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or "transport error" in text.lower():
+    # CANCELLED: the connection to a server that just went away was dropped mid-call (seen under load)
+    if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED) \
+            or "transport error" in text.lower():
         return LabError(f"The Temporal server does not answer ({text}); was the lab closed? Fix: `lab = await setup()` again.")
     if "namespace" in text.lower():
         return LabError(f"Namespace {namespace!r} refuses the reset ({text}). Fix: use an active namespace.")
