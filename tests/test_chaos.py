@@ -105,3 +105,17 @@ async def test_the_model_buttons_arm_real_faults_in_the_local_model(lab) -> None
     finally:
         panel.stop()
         model.stop()
+
+
+def test_the_break_it_worker_is_lesson_00s_worker_at_a_chosen_pace() -> None:
+    from labs.break_it.worker import worker_options
+    from labs.why_durable import steps
+    from labs.why_durable.worker import worker_options as lesson_options
+
+    before = steps.STEP_SECONDS
+    try:
+        options = worker_options("unused.db", step_seconds=2.0)
+        assert steps.STEP_SECONDS == 2.0, "perform() reads the pace at each call"
+        assert options["workflows"] == lesson_options("unused.db")["workflows"] == [ResearchAgent]
+    finally:
+        steps.STEP_SECONDS = before
