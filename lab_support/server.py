@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import inspect
 import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor, OutboundInterceptor, WorkflowExecutionStatus
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from .procs import port_busy
@@ -127,19 +128,87 @@ def _tethered(name: str, log_file: Path) -> str:
     return str(script)
 
 
-@dataclass
-class Lab:
-    """A connected lab: the client, where it points, and the embedded server (if we started one)."""
+CLOSED = ("This lab was closed by the notebook's last cell (clean-up). Fix: run the notebook again from its Setup "
+          "cell (or Kernel → Restart Kernel and Run All).")
 
-    client: Client
-    address: str
-    namespace: str
-    ui_url: str | None = None
-    kind: str = "existing"  # "dev" | "time-skipping" | "existing"
-    log_file: Path | None = None
-    env: WorkflowEnvironment | None = field(default=None, repr=False)
+
+class _Guard(Interceptor):
+    """Client interceptor of one lab: notes the task queues and schedules this notebook starts, and once the lab is
+    closed fails every call at once with one LabError (instead of a 30 s RPC timeout against a stopped server)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.task_queues: set[str] = set()
+        self.schedules: set[str] = set()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _GuardOutbound(next, self)
+
+
+class _GuardOutbound(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, guard: _Guard) -> None:
+        super().__init__(next)
+        self.guard = guard
+
+
+def _guarded_call(name: str) -> Any:
+    def call(self: _GuardOutbound, input: Any) -> Any:
+        if self.guard.closed:
+            raise LabError(CLOSED)
+        if name in ("start_workflow", "start_update_with_start_workflow"):
+            start = getattr(input, "start_workflow_input", input)
+            if getattr(start, "task_queue", None):
+                self.guard.task_queues.add(start.task_queue)
+        elif name == "create_schedule":
+            self.guard.schedules.add(input.id)
+        return getattr(self.next, name)(input)
+
+    call.__name__ = name
+    return call
+
+
+for _name, _method in vars(OutboundInterceptor).items():
+    if not _name.startswith("_") and callable(_method):
+        setattr(_GuardOutbound, _name, _guarded_call(_name))
+
+
+def _with_guard(client: Client, guard: _Guard) -> Client:
+    config = client.config()
+    config["interceptors"] = [guard, *config["interceptors"]]  # first: checked before any other interceptor
+    return Client(**config)
+
+
+class Lab:
+    """A connected lab: the client, where it points, and the embedded server (if we started one).
+
+    `close()` is the notebook's clean-up; afterwards `lab.client` and every handle made from it raise one LabError
+    saying to run the Setup cell again."""
+
+    def __init__(self, client: Client, address: str, namespace: str, ui_url: str | None = None,
+                 kind: str = "existing", log_file: Path | None = None, env: WorkflowEnvironment | None = None,
+                 persistent: bool | None = None) -> None:
+        self._guard = _Guard()
+        self._client = _with_guard(client, self._guard)
+        self.address, self.namespace, self.ui_url, self.kind = address, namespace, ui_url, kind
+        self.log_file, self.env = log_file, env
+        # does the server's state outlive this notebook? (then clean-up must not leave workflows RUNNING there)
+        self.persistent = kind == "existing" if persistent is None else persistent
+
+    @property
+    def client(self) -> Client:
+        """The Temporal client of this lab; LabError once the lab is closed."""
+        if self._guard.closed:
+            raise LabError(CLOSED)
+        return self._client
+
+    @property
+    def closed(self) -> bool:
+        """True after `close()`."""
+        return self._guard.closed
 
     def __repr__(self) -> str:
+        if self.closed:
+            return f"Lab(closed; it was at {self.address}. Run the Setup cell again)"
         ui = f", Web UI {self.ui_url}" if self.ui_url else ""
         return f"Lab({self.kind} server at {self.address}, namespace {self.namespace!r}{ui})"
 
@@ -149,17 +218,74 @@ class Lab:
             return None
         return f"{self.ui_url}/namespaces/{self.namespace}/workflows/{workflow_id}"
 
-    async def close(self) -> None:
-        """Stop the embedded server, if this lab started one."""
+    async def close(self, *workers: Any, grace: float = 5.0) -> None:
+        """The notebook's clean-up: settle this notebook's running workflows (when the server outlives it), stop
+        `workers` (KernelWorker / SubprocessWorker), stop the embedded server, and make later calls fail fast.
+
+        Settling: on a persistent server each workflow still RUNNING on the task queues of `workers` or of the
+        workflows this lab started is cancelled while the workers still run, and terminated (with the reason) if
+        it has not closed within `grace` s; schedules this lab created are deleted. Safe to call twice."""
+        if not self.closed and self.persistent:
+            queues = self._guard.task_queues | {w.task_queue for w in workers if getattr(w, "task_queue", None)}
+            said = await settle_workflows(self._client, queues, grace)
+            for schedule_id in self._guard.schedules:
+                try:
+                    await self._client.get_schedule_handle(schedule_id).delete()
+                    said.append(f"deleted schedule {schedule_id}")
+                except RPCError:  # already deleted
+                    pass
+            if said:
+                print("Clean-up: " + "; ".join(said) + ".")
+        for worker in workers:
+            stopped = worker.stop()
+            if inspect.isawaitable(stopped):
+                await stopped
         if self.env is not None:
-            await self.env.shutdown()
-            self.env = None
+            env, self.env = self.env, None
+            await env.shutdown()
+        self._guard.closed = True
 
     async def __aenter__(self) -> "Lab":
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+async def settle_workflows(client: Client, task_queues: set[str], grace: float = 5.0) -> list[str]:
+    """Cancel every RUNNING workflow on `task_queues` (their workers must still run to finish it), wait up to `grace` s,
+    then terminate the ones still running with a reason saying why. Returns what it did, one phrase each."""
+    if not task_queues:
+        return []
+    queues = " OR ".join(f'TaskQueue="{q}"' for q in sorted(task_queues))
+    running = [w async for w in client.list_workflows(f'ExecutionStatus="Running" AND ({queues})')]
+    if not running:
+        return []
+    handles = [client.get_workflow_handle(w.id, run_id=w.run_id) for w in running]
+
+    async def still_running(handle: Any) -> bool:
+        try:
+            return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        except RPCError:  # gone
+            return False
+
+    await asyncio.gather(*(h.cancel() for h in handles), return_exceptions=True)
+    deadline = asyncio.get_running_loop().time() + grace
+    left = handles
+    while left and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+        flags = await asyncio.gather(*(still_running(h) for h in left))
+        left = [h for h, running_now in zip(left, flags) if running_now]
+    said = []
+    cancelled = [h.id for h in handles if h not in left]
+    if cancelled:
+        said.append(f"cancelled {len(cancelled)} workflow(s) left running ({', '.join(cancelled[:5])})")
+    if left:
+        reason = (f"left running by the notebook's clean-up cell: its workers stop now and it did not finish "
+                  f"cancelling within {grace:g} s")
+        await asyncio.gather(*(h.terminate(reason=reason) for h in left), return_exceptions=True)
+        said.append(f"terminated {len(left)} that did not finish cancelling ({', '.join(h.id for h in left[:5])})")
+    return said
 
 
 def _wants_existing() -> bool:
@@ -235,26 +361,36 @@ async def start_dev_server(
     if time_skipping:
         extra += ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
     start = WorkflowEnvironment.start_time_skipping_v2 if time_skipping else WorkflowEnvironment.start_local
-    try:
-        env = await start(
-            namespace=namespace,
-            port=port,
-            ui=ui,
-            runtime=quiet_runtime(),
-            dev_server_existing_path=_tethered("temporal", log_file),
-            dev_server_database_filename=str(db_file) if db_file else None,
-            dev_server_log_level="warn",
-            dev_server_extra_args=extra,
-            dev_server_startup_timeout=STARTUP,  # the SDK's 5 s default fails on a busy laptop or CI runner
-        )
-    except RuntimeError as e:
-        raise LabError(f"The Temporal dev server did not start ({str(e)[:120]}); see {log_file}.") from None
+    from .procs import free_port
+
+    for tries_left in (2, 1, 0):
+        # the UI port is chosen free too: the CLI's default (gRPC port + 1000) is not checked, and on a busy
+        # machine another process already held it ("can't set UI port ...: address already in use")
+        ui_port = free_port() if ui else None
+        try:
+            env = await start(
+                namespace=namespace,
+                port=port,
+                ui=ui,
+                ui_port=ui_port,
+                runtime=quiet_runtime(),
+                dev_server_existing_path=_tethered("temporal", log_file),
+                dev_server_database_filename=str(db_file) if db_file else None,
+                dev_server_log_level="warn",
+                dev_server_extra_args=extra,
+                dev_server_startup_timeout=STARTUP,  # the SDK's 5 s default fails on a busy laptop or CI runner
+            )
+            break
+        except RuntimeError as e:
+            lost_race = "address already in use" in (log_file.read_text() if log_file.exists() else "")
+            if lost_race and port is None and tries_left:
+                continue  # a port taken between choosing it and binding it: choose again
+            raise LabError(f"The Temporal dev server did not start ({str(e)[:120]}); see {log_file}.") from None
     address = env.client.service_client.config.target_host
-    ui_url = None
-    if ui:
-        ui_url = f"http://127.0.0.1:{int(address.rsplit(':', 1)[1]) + 1000}"
+    ui_url = f"http://127.0.0.1:{ui_port}" if ui else None
     kind = "dev (time-skipping)" if time_skipping else "dev"
-    return Lab(env.client, address, namespace, ui_url=ui_url, kind=kind, log_file=log_file, env=env)
+    return Lab(env.client, address, namespace, ui_url=ui_url, kind=kind, log_file=log_file, env=env,
+               persistent=db_file is not None)
 
 
 async def start_time_skipping() -> Lab:
@@ -280,6 +416,9 @@ async def setup(*, own_server: bool = False, time_skipping: bool | str = False, 
     `time_skipping=True` starts the time-skipping test server; `time_skipping="dev"` starts a private dev
     server with its own per-workflow time skipping (one server for real-time and skipped workflows).
     """
+    from .learner import install_short_tracebacks
+
+    install_short_tracebacks()  # in a kernel: intended Temporal errors and LabErrors show in a few lines
     if time_skipping == "dev":
         return await start_dev_server(time_skipping=True, **dev_options)
     if time_skipping:

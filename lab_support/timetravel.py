@@ -151,10 +151,10 @@ def browse(steps: pd.DataFrame, events: pd.DataFrame, show: Iterable[str] = ("st
     slider = widgets.IntSlider(value=1, min=1, max=len(steps), description="task", continuous_update=False)
 
     def draw(change: Any = None) -> None:
-        row = steps.iloc[slider.value - 1]
-        when = events.loc[events["event_id"] == row["event_id"], "time"]
         out.clear_output(wait=True)
-        with out:
+        with out:  # everything inside: an error shows in the widget (a slider callback's errors are otherwise lost)
+            row = steps.iloc[slider.value - 1]
+            when = events.loc[events["event_id"] == row["event_id"], "time"]
             print(f"task {row['task']} (event {row['event_id']}): " + ", ".join(f"{k}={row[k]!r}" for k in show if k in row))
             print(f"  events that led here: {row['events']}")
             print(f"  commands it sent:     {row['commands'] or '-'}")
@@ -214,7 +214,9 @@ def _rpc_error(e: RPCError, namespace: str, workflow_id: str) -> LabError:
                         "Fix: connect to the namespace the workflow ran in.")
     if e.status == RPCStatusCode.NOT_FOUND:
         return LabError(f"No workflow {workflow_id!r} in namespace {namespace!r}: {text}. Fix: check the id.")
-    if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or "transport error" in text.lower():
+    # CANCELLED: the connection to a server that just went away was dropped mid-call (seen under load)
+    if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED) \
+            or "transport error" in text.lower():
         return LabError(f"The Temporal server does not answer ({text}); was the lab closed? Fix: `lab = await setup()` again.")
     if "namespace" in text.lower():
         return LabError(f"Namespace {namespace!r} refuses the reset ({text}). Fix: use an active namespace.")

@@ -115,7 +115,7 @@ class _Watchdog(Interceptor):
     """Notes which `async def` activities run; a thread warns once per activity that stalls the loop > `limit` s."""
 
     def __init__(self, limit: float = 1.0) -> None:
-        self.limit, self.tick = limit, time.monotonic()
+        self.limit, self.tick, self.tick_cpu, self.native_id = limit, time.monotonic(), 0.0, 0
         self.running: dict[object, tuple[str, Any]] = {}
         self.blocked: dict[str, float] = {}  # activity type -> longest stall seen (s)
 
@@ -140,18 +140,39 @@ class _Watchdog(Interceptor):
     async def run(self) -> None:
         """Tick on the event loop and watch the ticks from a thread, until cancelled."""
         loop_thread, stop = threading.get_ident(), threading.Event()
+        self.native_id = threading.get_native_id()
         threading.Thread(target=self._watch, args=(loop_thread, stop), name="loop-watchdog", daemon=True).start()
         try:
             while True:
-                self.tick = time.monotonic()
+                self.tick, self.tick_cpu = time.monotonic(), time.thread_time()
                 await asyncio.sleep(0.1)
         finally:
             stop.set()
 
+    def _loop_thread_state(self, loop_thread: int) -> tuple[float | None, str]:
+        """The loop thread's CPU seconds since its last tick and its scheduler state (Linux: R running, S/D
+        waiting in a call); (None, "?") where the system does not say."""
+        try:
+            cpu = time.clock_gettime(time.pthread_getcpuclockid(loop_thread)) - self.tick_cpu
+            with open(f"/proc/self/task/{self.native_id}/stat") as f:
+                return cpu, f.read().rsplit(")", 1)[1].split()[0]
+        except (AttributeError, OSError, IndexError):
+            return None, "?"
+
     def _watch(self, loop_thread: int, stop: threading.Event) -> None:
+        waiting = samples = 0  # of this stall: how often the loop thread sat in a blocking call
         while not stop.wait(0.25):
             stalled = time.monotonic() - self.tick
+            if stalled < 0.2:
+                waiting = samples = 0
+            cpu, state = self._loop_thread_state(loop_thread)
+            samples += 1
+            waiting += state in ("S", "D")
             if stalled < self.limit or not self.running:
+                continue
+            # A loop stalled by the activity either waits in a blocking call (sleep, sync I/O) or computes. On a
+            # machine so busy that the thread barely runs, neither holds: that is starvation, not a blocking call.
+            if cpu is not None and cpu < self.limit / 2 and waiting * 2 < samples:
                 continue
             codes = {code: name for name, code in list(self.running.values())}
             frame = sys._current_frames().get(loop_thread)

@@ -59,3 +59,32 @@ def test_hint_and_solution_are_one_call_away():
     assert str(hint("replay")).count("\n- ") == 2
     text = str(solution("replay"))
     assert "workflow.now()" in text and "```python" in text and "todo(" not in text
+
+
+async def _gone(client, workflow_id: str, timeout: float = 10.0) -> bool:
+    """True once the server no longer knows the workflow (deletion runs as a server task, a moment later)."""
+    import asyncio
+    import time
+
+    from temporalio.service import RPCError, RPCStatusCode
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                return True
+            raise
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_a_check_leaves_no_terminated_workflow(lab):
+    """The untouched approval exercise leaves its workflow waiting; the check stops it and deletes it, so the Web UI
+    shows no TERMINATED run that looks like the learner's failure. A passing check's completed run stays."""
+    verdict = await check("approval", lab)
+    assert verdict.status == "not attempted" and len(verdict.deleted) == 1, verdict
+    assert await _gone(lab.client, verdict.deleted[0])
+    passing = await check("approval", lab, module="solution")
+    assert passing.status == "passed" and passing.deleted == ()

@@ -55,6 +55,7 @@ async def test_dev_server_starts_fast_on_loopback_with_ui():
         ports = _listening(pids)
         assert ports and all(ip == "127.0.0.1" for ip, _ in ports), ports
         assert int(lab.address.rsplit(":", 1)[1]) in {p for _, p in ports}
+        assert int(lab.ui_url.rsplit(":", 1)[1]) in {p for _, p in ports}, "the Web UI is where ui_url says"
         assert "127.0.0.1" in repr(lab)
     finally:
         await lab.close()

@@ -188,6 +188,24 @@ async def test_a_blocking_async_activity_is_named_once_and_a_sync_one_is_not(lab
         assert list(worker.blocked) == ["fetch_blocking"]
 
 
+async def test_a_starved_loop_is_not_called_blocked(lab, monkeypatch):
+    """On a machine so busy that the loop thread barely runs (little CPU, runnable, not in a call), a stall is
+    starvation, not a blocking call: no warning (seen under load: a first model call's lazy imports, 1.2 s)."""
+    import warnings
+
+    from lab_support.workers import BlockedEventLoop, _Watchdog
+    from labs.replay.workflows import LoopWatch
+
+    monkeypatch.setattr(_Watchdog, "_loop_thread_state", lambda self, thread: (0.05, "R"))
+    async with KernelWorker(lab, "labs.replay.worker") as worker:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            handle = await lab.client.start_workflow(LoopWatch.run, True, id=f"loop-{uuid.uuid4().hex[:6]}",
+                                                     task_queue=worker.task_queue)
+            assert await wait_result(handle, timeout=30) > 1.0  # the loop did stall
+        assert not [w for w in caught if issubclass(w.category, BlockedEventLoop)] and not worker.blocked
+
+
 _EDITABLE = {
     "__init__.py": "",
     "activities.py": (

@@ -1,0 +1,332 @@
+"""The learner's turn, in a REAL kernel: a cell waiting for the learner ends on a widget click (and the next queued cell
+waits for it), a live timeout or a headless run acts by itself; a closed lab says in one line what to run; intended
+errors show short. Plus the approval panel, and clean-up that leaves no workflow RUNNING on a persistent server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+
+from lab_support.ledger import Ledger
+from lab_support.server import CLOSED, Lab, LabError
+from lab_support.workers import KernelWorker
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    """A live kernel (no LAB_HEADLESS) in this repository: (kernel manager, blocking client)."""
+    from jupyter_client.manager import start_new_kernel
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "LAB_HEADLESS"))}
+    env.update(PYTHONPATH=str(ROOT), LAB_STATE_DIR=str(tmp_path_factory.mktemp("state")))
+    km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(ROOT))
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _collect(kc, msg_id: str, timeout: float = 60) -> tuple[dict, list[dict]]:
+    """Outputs (iopub content, with msg_type) of one execution until it is idle, and its execute reply."""
+    outputs = []
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+        if msg["msg_type"] in ("stream", "display_data", "execute_result", "error", "update_display_data"):
+            outputs.append({"msg_type": msg["msg_type"], **msg["content"]})
+    while True:
+        reply = kc.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"], outputs
+
+
+def run(kc, code: str, timeout: float = 60) -> tuple[dict, list[dict]]:
+    """Run one cell; returns its execute reply content and its outputs."""
+    return _collect(kc, kc.execute(code), timeout)
+
+
+def text_of(outputs: list[dict]) -> str:
+    parts = []
+    for out in outputs:
+        parts.append(out.get("text", ""))
+        data = out.get("data", {})
+        parts.append(str(data.get("text/markdown", data.get("text/plain", ""))))
+        parts.extend(out.get("traceback", []))
+    return ANSI.sub("", "\n".join(parts))
+
+
+WAITING_CELL = """
+import ipywidgets as widgets
+from IPython.display import display
+from lab_support.learner import wait_for_learner
+button = widgets.Button(description="Go")
+clicked = []
+button.on_click(lambda b: clicked.append("click"))
+display(button)
+who = await wait_for_learner(lambda: bool(clicked), prompt="press Go", act=lambda: clicked.append("code"),
+                             acted="pressed Go in code", timeout={timeout})
+"""
+
+
+def test_a_click_arriving_as_a_comm_message_ends_the_wait_and_the_next_cell_waits(kernel):
+    _, kc = kernel
+    waiting = kc.execute(WAITING_CELL.format(timeout=60))
+    queued = kc.execute("print('next cell sees', who, clicked)")  # Run All: queued behind the waiting cell
+    model_id, started = None, []
+    deadline = time.monotonic() + 60
+    while model_id is None:
+        msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        parent = msg["parent_header"].get("msg_id")
+        if msg["msg_type"] == "execute_input":
+            started.append(parent)
+        if parent == waiting and msg["msg_type"] == "display_data":
+            view = msg["content"]["data"].get("application/vnd.jupyter.widget-view+json")
+            model_id = view and view["model_id"]
+    time.sleep(1.0)  # the learner takes a moment; the queued cell must not start meanwhile
+    assert queued not in started
+    click = kc.session.msg("comm_msg", {"comm_id": model_id,
+                                        "data": {"method": "custom", "content": {"event": "click"}}})
+    kc.shell_channel.send(click)
+    reply, outputs = _collect(kc, waiting)
+    assert reply["status"] == "ok", reply
+    assert "done" in text_of(outputs)
+    reply, outputs = _collect(kc, queued)
+    assert reply["status"] == "ok", reply
+    assert "next cell sees learner ['click']" in text_of(outputs)
+
+
+def test_a_live_wait_that_times_out_acts_by_itself(kernel):
+    _, kc = kernel
+    reply, outputs = run(kc, WAITING_CELL.format(timeout=1) + "print(who, clicked)")
+    assert reply["status"] == "ok", reply
+    text = text_of(outputs)
+    assert "No answer in 1 s: pressed Go in code" in text and "timeout ['code']" in text
+
+
+def test_a_headless_run_acts_at_once(kernel):
+    _, kc = kernel
+    started = time.monotonic()
+    reply, outputs = run(kc, "import os\nos.environ['LAB_HEADLESS'] = '1'\ntry:\n" + "".join(
+        f"    {line}\n" for line in WAITING_CELL.format(timeout=60).strip().splitlines())
+        + "finally:\n    del os.environ['LAB_HEADLESS']\nprint(who, clicked)")
+    assert reply["status"] == "ok", reply
+    assert "Headless run: pressed Go in code" in text_of(outputs) and "headless ['code']" in text_of(outputs)
+    assert time.monotonic() - started < 30  # it never waited for the 60 s timeout
+
+
+def test_choose_records_a_prediction_before_the_answer(kernel):
+    _, kc = kernel
+    cell = kc.execute("from lab_support.learner import choose\n"
+                      "picked = await choose('How many?', ['8', '10'], headless_answer='10', note='a guess', timeout=60)")
+    queued = kc.execute("print('prediction', picked)")
+    submit, pick = None, None
+    models = []
+    while submit is None:
+        msg = kc.get_iopub_msg(timeout=60)
+        if msg["msg_type"] == "comm_open":
+            models.append((msg["content"]["comm_id"], msg["content"]["data"]["state"]))
+            state = msg["content"]["data"]["state"]
+            if state.get("_model_name") == "ToggleButtonsModel":
+                pick = msg["content"]["comm_id"]
+            if state.get("_model_name") == "ButtonModel" and state.get("description") == "Submit":
+                submit = msg["content"]["comm_id"]
+    assert pick is not None
+    # the learner picks "8" (index 0) and presses Submit
+    kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": pick, "data": {
+        "method": "update", "state": {"index": 0}, "buffer_paths": []}}))
+    kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": submit, "data": {
+        "method": "custom", "content": {"event": "click"}}}))
+    reply, _ = _collect(kc, cell)
+    assert reply["status"] == "ok", reply
+    reply, outputs = _collect(kc, queued)
+    assert "prediction 8" in text_of(outputs)
+
+
+def test_the_approval_cell_waits_for_a_real_click_then_the_workflow_completes(kernel, tmp_path):
+    _, kc = kernel
+    reply, _ = run(kc, (
+        "import uuid\n"
+        "from lab_support import setup, KernelWorker, Ledger\n"
+        "from labs.approval.ui import ApprovalPanel\n"
+        "from labs.approval.workflows import Goal, PlanApproval\n"
+        "from lab_support.history import wait_event\n"
+        "approval_lab = await setup(ui=False)\n"
+        f"approvals = Ledger({str(tmp_path / 'ledger.db')!r})\n"
+        "approval_worker = await KernelWorker(approval_lab, 'labs.approval.worker', ledger=str(approvals.path)).start()\n"
+        "plan = await approval_lab.client.start_workflow(PlanApproval.run, Goal('a pilot'), id=f'plan-{uuid.uuid4().hex[:6]}',\n"
+        "                                                task_queue=approval_worker.task_queue)\n"
+        "await wait_event(plan, 'ActivityTaskCompleted')\n"), timeout=90)
+    assert reply["status"] == "ok", reply
+    cell = kc.execute("panel = ApprovalPanel(plan)\ndecided_by = await panel.ask(timeout=60)")
+    queued = kc.execute("print(decided_by, await plan.result(), approvals.count('executed'))")
+    approve, status = None, None
+    while approve is None or status is None:
+        msg = kc.get_iopub_msg(timeout=60)
+        if msg["msg_type"] == "comm_open":
+            state = msg["content"]["data"]["state"]
+            if state.get("description") == "Approve":
+                approve = msg["content"]["comm_id"]
+            if state.get("_model_name") == "LabelModel" and "waiting for your decision" in state.get("value", ""):
+                status = msg["content"]["comm_id"]
+    time.sleep(0.5)
+    kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": approve, "data": {
+        "method": "custom", "content": {"event": "click"}}}))
+    reply, outputs = _collect(kc, cell)
+    assert reply["status"] == "ok", reply
+    assert "done" in text_of(outputs)
+    reply, outputs = _collect(kc, queued)
+    assert "learner done: 3 steps 3" in text_of(outputs), text_of(outputs)
+    reply, outputs = run(kc, "import asyncio\nfor _ in range(100):\n    if 'completed' in panel.out.value: break\n"
+                             "    await asyncio.sleep(0.05)\nprint(panel.out.value)\n"
+                             "await approval_lab.close(approval_worker)")
+    assert f"workflow " in text_of(outputs) and ": completed (done: 3 steps)" in text_of(outputs)
+
+
+def test_a_closed_lab_says_in_one_line_what_to_run(kernel):
+    _, kc = kernel
+    reply, _ = run(kc, "from lab_support import setup\nlab = await setup(ui=False)\n"
+                       "h = await lab.client.start_workflow('Nobody', id='closed-demo', task_queue='nobody')\n"
+                       "await lab.close()")
+    assert reply["status"] == "ok", reply
+    for cell in ("lab.client", "await h.describe()", "await h.query('state')"):
+        started = time.monotonic()
+        reply, outputs = run(kc, cell)
+        took = time.monotonic() - started
+        errors = [o for o in outputs if o["msg_type"] == "error"]
+        assert reply["status"] == "error" and errors[0]["ename"] == "LabError", (cell, reply)
+        assert errors[0]["evalue"] == CLOSED and "\n" not in CLOSED
+        assert took < 10, f"{cell} took {took:.1f} s"  # no 30 s RPC timeout against the stopped server
+    reply, outputs = run(kc, "lab")
+    assert "closed" in text_of(outputs) and "Setup" in text_of(outputs)
+
+
+def test_an_intended_error_is_short_and_keeps_its_name(kernel):
+    _, kc = kernel
+    reply, outputs = run(kc, (
+        "from lab_support.learner import install_short_tracebacks\n"
+        "from temporalio.client import WorkflowFailureError\n"
+        "from temporalio.exceptions import ApplicationError\n"
+        "install_short_tracebacks()\n"
+        "async def charge():\n"
+        "    try:\n"
+        "        raise ApplicationError('card declined', type='PaymentError', non_retryable=True)\n"
+        "    except ApplicationError as e:\n"
+        "        raise WorkflowFailureError(cause=e) from e\n"
+        "await charge()"))
+    errors = [o for o in outputs if o["msg_type"] == "error"]
+    assert reply["status"] == "error" and reply["ename"] == "WorkflowFailureError"
+    assert len(errors) == 1 and errors[0]["ename"] == "WorkflowFailureError"
+    shown = ANSI.sub("", "\n".join(errors[0]["traceback"])).splitlines()
+    assert len(shown) <= 5, shown
+    assert "card declined" in "\n".join(shown) and "%tb" in shown[-1] and "await charge()" in "\n".join(shown)
+    reply, outputs = run(kc, "%tb")  # the full traceback is one command away
+    full = text_of(outputs)
+    assert "card declined" in full and len(full.splitlines()) > len(shown)
+    reply, outputs = run(kc, "1 / 0")  # other errors keep IPython's usual traceback
+    assert [o["ename"] for o in outputs if o["msg_type"] == "error"] == ["ZeroDivisionError"]
+    assert "short view" not in text_of(outputs)
+
+
+# ---- in-process: the approval panel, clean-up on a persistent server ------------------------------------------------
+
+async def _plan(lab, worker, timeout: float = 3600):
+    from labs.approval.workflows import Goal, PlanApproval
+
+    handle = await lab.client.start_workflow(PlanApproval.run, Goal("a test plan", timeout),
+                                             id=f"plan-{uuid.uuid4().hex[:6]}", task_queue=worker.task_queue)
+    while (await handle.query(PlanApproval.state)).stage == "drafting":
+        await asyncio.sleep(0.05)
+    return handle
+
+
+async def _until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_approval_panel_buttons_show_completion_and_errors(lab, tmp_path):
+    from labs.approval.ui import ApprovalPanel
+
+    ledger = Ledger(tmp_path / "ledger.db")
+    async with KernelWorker(lab, "labs.approval.worker", ledger=str(ledger.path)) as worker:
+        handle = await _plan(lab, worker)
+        panel = ApprovalPanel(handle)
+        assert (panel.approve_button.description, panel.reject_button.description) == ("Approve", "Reject")
+        panel.approve_button.click()  # what the browser's click runs
+        await _until(lambda: "completed" in panel.out.value)
+        assert panel.out.value == f"workflow {handle.id}: completed (done: 3 steps)" and panel.sent == "approve"
+        assert panel.approve_button.disabled
+        again = ApprovalPanel(handle)  # a re-run cell, bound to the finished workflow
+        again.approve_button.click()
+        await _until(lambda: again.out.value.startswith("⚠"))
+        assert "LabError" in again.out.value and "already finished (completed)" in again.out.value
+        assert await again.ask() == "finished" and "already finished" in again.out.value
+        assert again.sent == "approve"  # read from the history: the cells after it still work
+
+
+async def test_approval_panel_ask_approves_itself_headless(lab, tmp_path):
+    from labs.approval.ui import ApprovalPanel
+
+    assert os.environ.get("LAB_HEADLESS") == "1"  # set by the root conftest
+    ledger = Ledger(tmp_path / "ledger.db")
+    async with KernelWorker(lab, "labs.approval.worker", ledger=str(ledger.path)) as worker:
+        handle = await _plan(lab, worker)
+        panel = ApprovalPanel(handle)
+        assert await panel.ask() == "headless"
+        assert panel.out.value == f"workflow {handle.id}: completed (done: 3 steps)"
+        assert ledger.count("executed") == 3
+
+
+async def test_closing_a_lab_on_a_persistent_server_leaves_nothing_running(lab, tmp_path, capsys):
+    ledger = Ledger(tmp_path / "ledger.db")
+    persistent = Lab(lab.client, lab.address, lab.namespace, kind="existing")  # like `python3 tasks.py lab`
+    assert persistent.persistent
+    worker = await KernelWorker(persistent, "labs.approval.worker", ledger=str(ledger.path)).start()
+    waiting = await _plan(persistent, worker)  # waits an hour for a human
+    orphan = await persistent.client.start_workflow("PlanApproval", id=f"orphan-{uuid.uuid4().hex[:6]}",
+                                                    task_queue=f"nobody-{uuid.uuid4().hex[:6]}")  # no worker at all
+    started = time.monotonic()
+    await persistent.close(worker, grace=1.0)
+    assert time.monotonic() - started < 15
+    assert not worker.alive
+    said = capsys.readouterr().out
+    assert "cancelled 1 workflow(s)" in said and "terminated 1" in said, said
+    assert (await lab.client.get_workflow_handle(waiting.id).describe()).status == WorkflowExecutionStatus.CANCELED
+    ended = await lab.client.get_workflow_handle(orphan.id).describe()
+    assert ended.status == WorkflowExecutionStatus.TERMINATED
+    events = [e async for e in lab.client.get_workflow_handle(orphan.id).fetch_history_events()]
+    assert "clean-up cell" in events[-1].workflow_execution_terminated_event_attributes.reason
+    with pytest.raises(LabError, match="closed by the notebook's last cell"):
+        persistent.client
+    with pytest.raises(LabError):
+        await waiting.describe()
+    await persistent.close(worker)  # a second run of the clean-up cell is harmless
+
+
+async def test_an_embedded_lab_closes_without_settling(lab):
+    from lab_support.server import start_dev_server
+
+    own = await start_dev_server(ui=False)
+    assert not own.persistent
+    handle = await own.client.start_workflow("Nobody", id="left", task_queue="nobody")
+    await own.close()
+    with pytest.raises(LabError):
+        await handle.describe()
+    assert own.env is None and own.closed
