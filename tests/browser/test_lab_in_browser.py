@@ -36,10 +36,7 @@ NB00, NB04 = "00_why_durable_execution.ipynb", "04_human_in_the_loop.ipynb"
 STDERR = "application/vnd.jupyter.stderr"  # JupyterLab's mime type for stderr and error outputs
 RUN_ALL_TIMEOUT = 240_000  # ms: notebook 00 takes ~45 s alone; both notebooks run at once on a loaded machine
 
-# TODO(lead): drop the second mark once main has the learner turns (ApprovalPanel.ask, choose, the closed-lab line).
-pytestmark = [pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}: {ENABLE}"),
-              pytest.mark.skipif("panel.ask()" not in (ROOT / "notebooks" / NB04).read_text(),
-                                 reason="notebook 04 does not wait for the learner's click yet (learner turns)")]
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}: {ENABLE}")
 
 
 class Lab:
@@ -214,26 +211,25 @@ def browser_steps(page, link: str, ui_url: str, grpc_port: int, expect) -> None:
         assert picture.evaluate("img => img.naturalWidth") > 300, "the timeline image did not render"
         expect(page.locator(".Toastify__toast")).to_have_count(0)  # "official Jupyter news?" is not asked
 
-    if "ChaosPanel(" in (ROOT / "notebooks" / NB00).read_text():  # TODO(lead): unconditional once main has it
-        with step("c. notebook 00's chaos panel: Kill worker SIGKILLs it, the run completes, each side effect once",
-                  page):
-            chaos = cell(nb00, "ChaosPanel(")
-            kill = chaos.get_by_role("button", name="Kill worker")
-            expect(chaos).to_contain_text("worker pid", timeout=RUN_ALL_TIMEOUT)
-            expect(kill).to_be_enabled()
-            text = chaos.text_content()
-            pid = int(re.search(r"worker pid (\d+)", text).group(1))
-            kill.click()
-            expect(chaos).to_contain_text("worker down", timeout=30_000)
-            assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, \
-                f"the worker (pid {pid}) still runs after Kill worker"
-            shot(page, "c1_chaos_after_kill", chaos)
-            chaos.get_by_role("button", name="Restart worker").click()
-            expect(chaos).to_contain_text("completed", timeout=120_000)
-            expect(chaos).to_contain_text(" 0 duplicates")
-            expect(cell(nb00, "len(durable4)")).to_contain_text("1 SIGKILL, 8 side effects for 8 steps",
-                                                                 timeout=60_000)
-            shot(page, "c2_chaos_completed", chaos)
+    with step("c. notebook 00's chaos panel: Kill worker SIGKILLs it, the run completes, each side effect once",
+              page):
+        chaos = cell(nb00, "ChaosPanel(")
+        kill = chaos.get_by_role("button", name="Kill worker")
+        expect(chaos).to_contain_text("worker pid", timeout=RUN_ALL_TIMEOUT)
+        expect(kill).to_be_enabled()
+        text = chaos.text_content()
+        pid = int(re.search(r"worker pid (\d+)", text).group(1))
+        kill.click()
+        expect(chaos).to_contain_text("worker down", timeout=30_000)
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, \
+            f"the worker (pid {pid}) still runs after Kill worker"
+        shot(page, "c1_chaos_after_kill", chaos)
+        chaos.get_by_role("button", name="Restart worker").click()
+        expect(chaos).to_contain_text("completed", timeout=120_000)
+        expect(chaos).to_contain_text(" 0 duplicates")
+        expect(cell(nb00, "len(durable4)")).to_contain_text("1 SIGKILL, 8 side effects for 8 steps",
+                                                             timeout=60_000)
+        shot(page, "c2_chaos_completed", chaos)
 
     with step("a. notebook 00: the learner records a prediction, then the experiment runs", page):
         ask = cell(nb00, "await choose(")
