@@ -107,7 +107,7 @@ def browser_tests() -> tuple[list[str], str]:
             "(or set LAB_CHROMIUM to a Chromium binary)")
     if os.environ.get("LAB_BROWSER_TESTS") == "required":
         sys.exit(f"error: the browser tests are required (LAB_BROWSER_TESTS=required) but there is {note}")
-    return ["--ignore=tests/browser"], f"Browser tests (tests/browser/) were SKIPPED: {note}."
+    return ["--ignore=tests/browser/test_lab_in_browser.py"], f"The real-browser tests were SKIPPED: {note}."
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""Where the browser tests run: with a Chromium, always; without, skipped with one line naming the fix; CI installs it."""
+"""Where the browser tests run: with a Chromium always; without, skipped with one line naming the fix; CI installs it."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ def test_without_chromium_the_browser_tests_are_skipped_with_the_enabling_comman
     monkeypatch.setenv("LAB_CHROMIUM", str(tmp_path / "no-chromium"))
     monkeypatch.delenv("LAB_BROWSER_TESTS", raising=False)
     args, note = tasks.browser_tests()
-    assert args == ["--ignore=tests/browser"]
-    assert "SKIPPED" in note and "apt-get install chromium" in note and "\n" not in note
+    assert args == ["--ignore=tests/browser/test_lab_in_browser.py"]
+    assert "browser tests were SKIPPED" in note and "apt-get install chromium" in note and "\n" not in note
 
 
 def test_with_chromium_they_run_and_ci_requires_them(tmp_path, monkeypatch):
