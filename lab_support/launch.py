@@ -44,7 +44,7 @@ def jupyter_options(port: int, token_file: Path) -> list[str]:
     mine = json.loads(overrides.read_text()) if overrides.exists() else {}
     overrides.write_text(json.dumps({**mine, **{k: {**mine.get(k, {}), **v} for k, v in SETTINGS.items()}}, indent=2))
     token_file.touch(mode=0o600)
-    token_file.write_text(secrets.token_hex(24))
+    token_file.write_text(os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24))  # yours, if you set one
     options = ["--ip", os.environ.get("LAB_BIND_IP", "127.0.0.1"), f"--port={port}", "--port-retries=0",
                "--no-browser", f"--ServerApp.root_dir={ROOT}", f"--LabApp.default_url=/lab/tree/{START_NOTEBOOK}",
                f"--LabApp.app_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}",

@@ -1,4 +1,4 @@
-"""Where the browser tests run: with a Chromium always; without, skipped with one line naming the fix; CI installs it."""
+"""Where the browser tests run: with Chromium always; without, skipped with one line naming the fix; CI installs it."""
 
 from __future__ import annotations
 
