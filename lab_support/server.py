@@ -441,9 +441,28 @@ class ServerProcess:
         self.address = f"127.0.0.1:{self.port}"
         self.log_file = log_file or _log_dir() / f"server-process-{self.port}.log"
         self.proc: Any = None
+        self._may_move = port is None  # a port we chose may be chosen again, until clients know the address
 
     async def start(self, timeout: float = 30.0) -> "ServerProcess":
         """Start (or restart) the server and wait until it answers health checks."""
+        from .procs import free_port
+
+        for tries_left in (2, 1, 0):
+            if self._may_move and port_busy(self.port):
+                self.port = free_port()
+                self.address = f"127.0.0.1:{self.port}"
+            try:
+                return await self._start(timeout)
+            except LabError:
+                log = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+                if not (self._may_move and tries_left and "address already in use" in log):
+                    raise
+                # another process took the free port between choosing and binding it (seen on a busy machine)
+                self.port = free_port()
+                self.address = f"127.0.0.1:{self.port}"
+        raise AssertionError("unreachable")
+
+    async def _start(self, timeout: float) -> "ServerProcess":
         from .procs import spawn, tethered_command
 
         busy = [str(p) for p in (self.port, self.ui_port) if p and port_busy(p)]
@@ -460,6 +479,7 @@ class ServerProcess:
             try:
                 client = await Client.connect(self.address, runtime=quiet_runtime())
                 await client.service_client.check_health()
+                self._may_move = False
                 return self
             except Exception:  # noqa: BLE001 - not up yet
                 if self.proc.poll() is not None or asyncio.get_running_loop().time() > deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from lab_support import Ledger, SubprocessWorker
 from lab_support.chaos import ChaosPanel
 from lab_support.server import LabError, ServerProcess
 from lab_support.workers import wait_running
-from labs.why_durable.steps import STEPS
+from labs.why_durable.steps import STEPS, perform
 from labs.why_durable.workflows import ResearchAgent, ResearchRequest
 
 
@@ -107,15 +108,12 @@ async def test_the_model_buttons_arm_real_faults_in_the_local_model(lab) -> None
         model.stop()
 
 
-def test_the_break_it_worker_is_lesson_00s_worker_at_a_chosen_pace() -> None:
-    from labs.break_it.worker import worker_options
-    from labs.why_durable import steps
-    from labs.why_durable.worker import worker_options as lesson_options
+async def test_lesson_00s_worker_runs_each_step_at_the_chosen_pace(tmp_path) -> None:
+    from labs.why_durable.worker import worker_options
 
-    before = steps.STEP_SECONDS
-    try:
-        options = worker_options("unused.db", step_seconds=2.0)
-        assert steps.STEP_SECONDS == 2.0, "perform() reads the pace at each call"
-        assert options["workflows"] == lesson_options("unused.db")["workflows"] == [ResearchAgent]
-    finally:
-        steps.STEP_SECONDS = before
+    tools = worker_options(str(tmp_path / "l.db"), step_seconds=0.7)["activities"][0].__self__
+    assert tools.step_seconds == 0.7
+    started = time.monotonic()
+    await perform(1, str(tmp_path / "l.db"), actor="t", seconds=0.7)
+    assert time.monotonic() - started >= 0.7
+    assert Ledger(tmp_path / "l.db").count("t") == 1

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import Client, WorkflowHistory
 
 from lab_support.exercises import check
-from lab_support.history import load_history
+from lab_support.history import load_history, to_frame
 from lab_support.ledger import Ledger
 from lab_support.llm import start_model
 from lab_support.server import LabError, start_dev_server
@@ -247,3 +247,22 @@ async def test_grader(lab, module, status, words):
     verdict = await check("operate", lab, module=module)
     assert verdict.status == status, str(verdict)
     assert words in verdict.message + (verdict.hint or "")
+
+
+async def test_a_reset_point_is_not_a_stuck_workflow_task(lab, agent_env):
+    """A reset run's history marks the reset point with a WorkflowTaskFailed (cause RESET_WORKFLOW): routine, so
+    wait_result must not call the workflow stuck (seen under load when the new run's next task came late)."""
+    from lab_support.workers import _last_task_failure
+
+    model, ledger = agent_env
+    async with KernelWorker(lab, "labs.operate.worker", ledger=str(ledger.path), **model.worker_config()) as w:
+        handle = await demo.start_agent(lab.client, w.task_queue, Task(steps=3))
+        await wait_result(handle, timeout=30)
+    new = await rerun_from(handle, step=2)  # no worker runs now: the new run waits just after its reset point
+    try:
+        tasks = to_frame(await new.fetch_history())
+        tasks = tasks[tasks["category"] == "workflow task"]["type"].tolist()
+        assert "WorkflowTaskFailed" in tasks and "WorkflowTaskCompleted" not in tasks[tasks.index("WorkflowTaskFailed"):]
+        assert await _last_task_failure(new) is None
+    finally:
+        await new.terminate(reason="test done")

@@ -270,3 +270,29 @@ async def test_server_process_names_every_busy_port(tmp_path):
         grpc, ui = a.getsockname()[1], b.getsockname()[1]
         with pytest.raises(LabError, match=f"Port\\(s\\) {grpc}, {ui} on 127.0.0.1 already in use"):
             await ServerProcess(tmp_path / "x.db", port=grpc, ui_port=ui).start()
+
+
+async def test_server_process_moves_off_a_chosen_port_taken_before_it_binds(tmp_path):
+    """The free port a ServerProcess chose can be taken before the server binds it (seen on a busy machine):
+    before its first start it moves to another free port; a port the caller asked for is never moved."""
+    from lab_support.server import ServerProcess
+
+    server = ServerProcess(tmp_path / "s.db")
+    chosen = server.port
+    with socket.socket() as squatter:  # bound, not listening: a connect test misses it, the server's bind does not
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
+        squatter.bind(("127.0.0.1", chosen))
+        try:
+            await server.start()
+            assert server.port != chosen and server.address.endswith(f":{server.port}")
+            lab = await server.lab()
+            await lab.client.service_client.check_health()
+        finally:
+            server.kill()
+    asked = free_port()
+    fixed = ServerProcess(tmp_path / "f.db", port=asked)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", asked))
+        with pytest.raises(LabError, match="did not start"):
+            await fixed.start(timeout=10)
+    assert fixed.port == asked

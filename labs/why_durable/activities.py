@@ -9,18 +9,18 @@ from temporalio import activity
 # taken over timed out and started once more.
 from lab_support.ledger import Ledger  # noqa: F401
 
-from .steps import perform
+from .steps import STEP_SECONDS, perform
 
 
 class ResearchTools:
     """Activities bound to one ledger file (the worker is configured with its path)."""
 
-    def __init__(self, ledger: str) -> None:
-        self.ledger = ledger
+    def __init__(self, ledger: str, step_seconds: float = STEP_SECONDS) -> None:
+        self.ledger, self.step_seconds = ledger, step_seconds
 
     @activity.defn
     async def run_step(self, step: int) -> str:
         """One tool call. Heartbeats, so a crashed worker is noticed within the heartbeat timeout."""
         info = activity.info()
         return await perform(step, self.ledger, actor="durable", key=info.workflow_id,
-                             attempt=info.attempt, beat=activity.heartbeat)
+                             attempt=info.attempt, beat=activity.heartbeat, seconds=self.step_seconds)

@@ -14,12 +14,12 @@ STEP_SECONDS = 0.4  # how long one tool call takes
 
 
 async def perform(step: int, ledger_path: str, actor: str, key: str = "", attempt: int = 1,
-                  beat: Callable[[], None] | None = None) -> str:
-    """Do step `step` (1-based): work for STEP_SECONDS, then record the side effect in the ledger."""
+                  beat: Callable[[], None] | None = None, seconds: float = STEP_SECONDS) -> str:
+    """Do step `step` (1-based): work for `seconds` (default STEP_SECONDS), then record the side effect in the ledger."""
     from lab_support.ledger import Ledger
 
     started = time.time()
-    deadline = started + STEP_SECONDS
+    deadline = started + seconds
     while time.time() < deadline:  # "work", telling Temporal we are alive when asked to
         if beat is not None:
             beat()
