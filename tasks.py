@@ -9,7 +9,8 @@
 Setup creates `.venv` and installs exactly the pinned packages of constraints.txt (plus this project),
 with `uv` (itself pinned, from PyPI) when it can be had, else with pip. It is skipped when nothing it
 depends on changed since the last install. LAB_INSTALLER=pip forces pip. The tests run in
-LAB_TEST_WORKERS parallel pytest-xdist workers (default 4).
+LAB_TEST_WORKERS parallel pytest-xdist workers (default 4). The real-browser tests (tests/browser/) need the
+system's Chromium (/usr/bin/chromium or LAB_CHROMIUM); without it they are skipped, and the test command says so.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".lab-installed"
 PINNED = ("pyproject.toml", "constraints.txt")
 UV = "uv==0.13.8"  # the fast installer; pip stays the fallback
+CHROMIUM = "/usr/bin/chromium"  # the system's Chromium (Debian package `chromium`) for tests/browser; or LAB_CHROMIUM
 TEST_WORKERS = "4"  # measured on 2 cores: -n 3 282 s, -n 4 240 s, -n 6 232 s (see benchmarks/suite.py)
 
 
@@ -78,6 +80,10 @@ def git_filter() -> None:
     strip = f'"{PY}" -m nbstripout --keep-id'
     for key, value in (("filter.nbstripout.clean", strip), ("filter.nbstripout.smudge", "cat"),
                        ("diff.ipynb.textconv", f"{strip} -t")):
+        current = subprocess.run(["git", "config", "--get", key], cwd=ROOT, capture_output=True, text=True).stdout
+        python = current.split('"')[1] if current.count('"') >= 2 else ""
+        if current.strip() == value or (python and Path(python).exists()):
+            continue  # set already, to a Python that exists (a clone's worktrees share one config: keep theirs)
         subprocess.run(["git", "config", key, value], cwd=ROOT, check=False)
     where = subprocess.run(["git", "rev-parse", "--git-path", "info/attributes"], cwd=ROOT, capture_output=True, text=True)
     if where.returncode != 0:
@@ -88,6 +94,20 @@ def git_filter() -> None:
         attributes.parent.mkdir(parents=True, exist_ok=True)
         with attributes.open("a") as f:
             f.write(line + "\n")
+
+
+def browser_tests() -> tuple[list[str], str]:
+    """Extra pytest arguments and the one line to print about the real-browser tests (tests/browser/): none when a
+    Chromium is there; else skip them and say how to enable them (an error instead when LAB_BROWSER_TESTS=required,
+    as in CI)."""
+    chromium = os.environ.get("LAB_CHROMIUM", CHROMIUM)
+    if Path(chromium).exists():
+        return [], ""
+    note = (f"no Chromium at {chromium}. Enable them with: sudo apt-get install chromium "
+            "(or set LAB_CHROMIUM to a Chromium binary)")
+    if os.environ.get("LAB_BROWSER_TESTS") == "required":
+        sys.exit(f"error: the browser tests are required (LAB_BROWSER_TESTS=required) but there is {note}")
+    return ["--ignore=tests/browser/test_lab_in_browser.py"], f"The real-browser tests were SKIPPED: {note}."
 
 
 def main(argv: list[str]) -> int:
@@ -106,13 +126,17 @@ def main(argv: list[str]) -> int:
         args = [str(PY), "-m", "lab_support.book", *argv[1:]]
     else:
         workers = os.environ.get("LAB_TEST_WORKERS", TEST_WORKERS)
+        skip, note = browser_tests()
         # a cell that hangs fails with its own name (nbmake's cell timeout) before pytest-timeout (180 s) fires
         args = [str(PY), "-m", "pytest", "--nbmake", "--nbmake-timeout=120", "-n", workers, "--dist", "worksteal",
-                *argv[1:]]
+                *skip, *argv[1:]]
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if cmd == "lab":
         os.execve(args[0], args, env)  # the launcher handles Ctrl-C itself
-    return subprocess.run(args, cwd=ROOT, env=env).returncode
+    status = subprocess.run(args, cwd=ROOT, env=env).returncode
+    if cmd == "test" and note:
+        print(note, flush=True)  # last, so it is seen
+    return status
 
 
 if __name__ == "__main__":

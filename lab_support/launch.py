@@ -2,7 +2,9 @@
 
 The server keeps its state in `.lab-state/temporal.db`, so workflows survive a restart of the lab.
 Notebooks started from this JupyterLab connect to it (TEMPORAL_ADDRESS is set for them). Ctrl-C
-stops everything; if this launcher is killed, the tethers stop its children too.
+stops everything; if this launcher is killed, the tethers stop its children too. The terminal shows
+only the two links and how to stop; Jupyter's messages go to `.lab-state/logs/jupyter.log`, its errors
+are shown here too.
 Ports: LAB_TEMPORAL_PORT (7233), LAB_UI_PORT (8233), LAB_JUPYTER_PORT (8888).
 With TEMPORAL_ADDRESS set, no dev server is started: JupyterLab's notebooks use that server (the
 docker-compose stack does this). LAB_BIND_IP changes JupyterLab's address (only inside a container).
@@ -11,17 +13,73 @@ docker-compose stack does this). LAB_BIND_IP changes JupyterLab's address (only 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from .procs import kill_group, port_busy, tethered_command
 from .server import STATE, LabError, ServerProcess, find_binary
 
 ROOT = Path(__file__).resolve().parent.parent
+
+START_NOTEBOOK = "notebooks/00_why_durable_execution.ipynb"  # where JupyterLab opens
+# JupyterLab settings the lab imposes (settings "overrides"): an offline lab asks no question about
+# fetching Jupyter news and never checks for updates (`--LabApp.news_url=None` alone still asks).
+SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def jupyter_options(port: int, token_file: Path) -> list[str]:
+    """`jupyter lab` options: loopback, `port`, opening notebook 00, the lab's settings and layouts under
+    STATE/jupyter (SETTINGS merged into its settings/overrides.json), a fresh token in `token_file` (mode 0600),
+    no browser, no news."""
+    home = STATE / "jupyter"
+    (home / "settings").mkdir(parents=True, exist_ok=True)
+    overrides = home / "settings" / "overrides.json"  # yours are kept; the lab's SETTINGS win
+    mine = json.loads(overrides.read_text()) if overrides.exists() else {}
+    overrides.write_text(json.dumps({**mine, **{k: {**mine.get(k, {}), **v} for k, v in SETTINGS.items()}}, indent=2))
+    token_file.touch(mode=0o600)
+    token_file.write_text(os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24))  # yours, if you set one
+    options = ["--ip", os.environ.get("LAB_BIND_IP", "127.0.0.1"), f"--port={port}", "--port-retries=0",
+               "--no-browser", f"--ServerApp.root_dir={ROOT}", f"--LabApp.default_url=/lab/tree/{START_NOTEBOOK}",
+               f"--LabApp.app_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}",
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        options.append("--allow-root")  # containers and CI run as root
+    return options
+
+
+def _jupyter_answers(port: int) -> bool:
+    """True once JupyterLab answers HTTP on 127.0.0.1:`port`."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _echo_errors(log: Path, offset: int) -> int:
+    """Print to stderr the error records ([E], [C] and their continuation lines) written to Jupyter's `log`
+    after byte `offset` (whole lines only); returns the new offset."""
+    if not log.exists():
+        return offset
+    with log.open("rb") as f:
+        f.seek(offset)
+        data = f.read()
+    end = data.rfind(b"\n") + 1
+    showing = False
+    for line in data[:end].decode(errors="replace").splitlines():
+        if line.startswith("["):
+            banner = line.rstrip().endswith("]")  # the [C] record that only introduces the link: not an error
+            showing = line.startswith(("[E ", "[C ")) and not banner
+        if showing:
+            print(line, file=sys.stderr, flush=True)
+    return offset + end
 
 
 def _answers_as_temporal(port: int) -> bool:
@@ -101,21 +159,32 @@ def main() -> int:
             env = _start_dev_server(procs, log, ports["LAB_TEMPORAL_PORT"], ports["LAB_UI_PORT"])
         web = ports["LAB_JUPYTER_PORT"]
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        jupyter = [sys.executable, "-m", "jupyter", "lab", "--ip", os.environ.get("LAB_BIND_IP", "127.0.0.1"), f"--port={web}",
-                   "--port-retries=0", "--no-browser", f"--ServerApp.root_dir={ROOT}",
-                   "--LabApp.news_url=None",  # offline lab: no announcement feed fetched from the internet
-                   "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            jupyter.append("--allow-root")  # containers and CI run as root
-        # JupyterLab prints its URL (with its token) to this terminal; it runs in its own session so
+        token_file = STATE / "jupyter" / "token"
+        env["JUPYTER_TOKEN_FILE"] = str(token_file)  # our token, so we can print the link once Jupyter answers
+        jupyter = [sys.executable, "-m", "jupyter", "lab", *jupyter_options(web, token_file)]
+        jupyter_log = STATE / "logs" / "jupyter.log"
+        seen = jupyter_log.stat().st_size if jupyter_log.exists() else 0
+        # Jupyter's messages go to its log (errors are echoed below); it runs in its own session so
         # that Ctrl-C reaches only this launcher, which then shuts everything down in order.
-        procs.append(subprocess.Popen(tethered_command(jupyter, Path("-")), env=env, cwd=ROOT,
+        procs.append(subprocess.Popen(tethered_command(jupyter, jupyter_log), env=env, cwd=ROOT,
                                       stdin=subprocess.DEVNULL, start_new_session=True))
-        print("JupyterLab is starting; open the http://127.0.0.1 link it prints below. Ctrl-C stops the lab.", flush=True)
+        print("JupyterLab is starting ...", flush=True)
+        announced = False
         while all(p.poll() is None for p in procs):
+            seen = _echo_errors(jupyter_log, seen)
+            if not announced and _jupyter_answers(web):
+                announced = True
+                print(f"JupyterLab: http://127.0.0.1:{web}/lab/tree/{START_NOTEBOOK}?token={token_file.read_text()}\n"
+                      f"Ctrl-C stops the lab. JupyterLab's messages: {jupyter_log} (errors are shown here too).",
+                      flush=True)
             time.sleep(0.3)
+        _echo_errors(jupyter_log, seen)
         which = "JupyterLab" if procs[-1].poll() is not None else "The Temporal server"
-        print(f"error: {which} exited on its own (see the messages above and {log}); stopping the lab.", file=sys.stderr)
+        if procs[-1].poll() is not None:
+            tail = jupyter_log.read_text(errors="replace").splitlines()[-15:] if jupyter_log.exists() else []
+            print("\n".join(tail), file=sys.stderr)
+        print(f"error: {which} exited on its own (see the messages above, {jupyter_log} and {log}); "
+              "stopping the lab.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nStopping JupyterLab and the Temporal server ...", flush=True)

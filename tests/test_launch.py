@@ -40,6 +40,19 @@ def _wait_jupyter(port: int, timeout: float = 60) -> dict:
             time.sleep(0.3)
 
 
+def _lines(proc, count: int = 4, timeout: float = 60) -> list[str]:
+    """The launcher's first `count` lines of output (read as they come; the rest stays for `_stop`)."""
+    lines = []
+    deadline = time.monotonic() + timeout
+    while len(lines) < count and time.monotonic() < deadline:
+        line = proc.stdout.readline().decode(errors="replace")
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+    proc.consumed = "\n".join(lines) + "\n"
+    return lines
+
+
 def _stop(proc) -> str:
     tree = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
     os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
@@ -47,7 +60,7 @@ def _stop(proc) -> str:
     procs = [psutil.Process(p) for p in tree if psutil.pid_exists(p)]
     _, alive = psutil.wait_procs(procs, timeout=10)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "Ctrl-C left processes behind"
-    return out.decode(errors="replace")
+    return getattr(proc, "consumed", "") + out.decode(errors="replace")
 
 
 def _run_notebook_in_lab_kernel(port: int, runtime_dir: Path, name: str) -> list[str]:
@@ -128,9 +141,20 @@ def test_lab_command_serves_on_loopback_keeps_state_and_cleans_up(tmp_path):
             return [w.workflow_type async for w in client.list_workflows()]
 
         assert "SupportAgent" in asyncio.run(agents_ran_there())
+        link = next(line.split()[-1] for line in _lines(lab) if line.startswith("JupyterLab: http"))
+        assert link.startswith(f"http://127.0.0.1:{ports[2]}/lab/tree/notebooks/00_why_durable_execution.ipynb?token=")
+        token = link.split("token=")[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports[2]}/api/contents/notebooks?token={token}", timeout=5):
+            pass  # the printed token is the server's
+        notification = f"http://127.0.0.1:{ports[2]}/lab/api/settings/@jupyterlab/apputils-extension:notification"
+        with urllib.request.urlopen(f"{notification}?token={token}", timeout=5) as r:
+            defaults = {k: v.get("default") for k, v in json.loads(r.read())["schema"]["properties"].items()}
+        assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults  # no news toast
     finally:
         out = _stop(lab)
     assert "Web UI: http://127.0.0.1:" in out and "token=" in out
+    assert "ServerApp]" not in out and "[I " not in out, f"Jupyter's messages belong in its log:\n{out}"
+    assert "jupyter.log" in out and "ServerApp]" in (tmp_path / "logs" / "jupyter.log").read_text()
 
     lab = _start(tmp_path, ports)  # state survives a restart of the lab
     try:
@@ -210,3 +234,39 @@ def test_unreachable_existing_server_is_a_clear_error(tmp_path):
                           timeout=60)
     assert done.returncode == 2 and "Fix:" in done.stderr
     assert time.monotonic() - started < 40
+
+
+def test_jupyter_errors_are_shown_and_its_chatter_is_not(tmp_path, capsys):
+    from lab_support.launch import _echo_errors
+
+    log = tmp_path / "jupyter.log"
+    log.write_text("[I 2026-11-29 14:53:46.297 ServerApp] jupyter_lsp | extension was successfully linked.\n"
+                   "[C 2026-11-29 14:53:46.562 ServerApp] \n    To access the server, open this file\n"
+                   "[E 2026-11-29 14:53:47.000 ServerApp] Uncaught exception GET /api/x\n"
+                   "    Traceback (most recent call last):\n"
+                   "[W 2026-11-29 14:53:48.000 ServerApp] 404 GET /favicon.ico\n"
+                   "[C 2026-11-29 14:53:49.000 ServerApp] Running as root is not recommended.\n[E 2026-11-29 half")
+    offset = _echo_errors(log, 0)
+    shown = capsys.readouterr().err
+    assert shown.splitlines() == ["[E 2026-11-29 14:53:47.000 ServerApp] Uncaught exception GET /api/x",
+                                  "    Traceback (most recent call last):",
+                                  "[C 2026-11-29 14:53:49.000 ServerApp] Running as root is not recommended."]
+    assert offset == len(log.read_bytes()) - len("[E 2026-11-29 half"), "a half-written line waits for its end"
+
+
+def test_jupyter_options_open_notebook_00_and_keep_your_settings_overrides(tmp_path, monkeypatch):
+    from lab_support import launch
+
+    monkeypatch.setattr(launch, "STATE", tmp_path)
+    overrides = tmp_path / "jupyter" / "settings" / "overrides.json"
+    overrides.parent.mkdir(parents=True)
+    overrides.write_text(json.dumps({"@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+                                     "@jupyterlab/apputils-extension:notification": {"fetchNews": "true"}}))
+    options = launch.jupyter_options(8888, tmp_path / "jupyter" / "token")
+    assert "--LabApp.default_url=/lab/tree/notebooks/00_why_durable_execution.ipynb" in options
+    assert (launch.ROOT / launch.START_NOTEBOOK).exists()
+    merged = json.loads(overrides.read_text())
+    assert merged["@jupyterlab/docmanager-extension:plugin"] == {"autosave": False}  # yours are kept
+    assert merged["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"  # the lab's win
+    assert len((tmp_path / "jupyter" / "token").read_text()) == 48
+    assert (tmp_path / "jupyter" / "token").stat().st_mode & 0o077 == 0, "the token file is private"
