@@ -86,7 +86,7 @@ class ChaosPanel:
         self._actions = {}
         for description, (needs, action) in actions.items():
             button = w.Button(description=description, disabled=reasons[needs] is not None,
-                              tooltip=reasons[needs] or description, button_style="danger" if "Kill" in description else "")
+                              tooltip=reasons[needs] or description, button_style="danger" if "Kill" in description and reasons[needs] is None else "")
             button.on_click(lambda _b, d=description: self.press(d))
             self.buttons[description], self._actions[description] = button, action
         self._status = w.HTML(f"Workflow <code>{handle.id}</code>: starting…")

@@ -202,10 +202,15 @@ def timeline(
             ax.annotate(str(row.attempt), (a + max(b - a, visible) / 2, y[match[0]] + h * 0.4), xytext=(0, -1),
                         textcoords="offset points", fontsize=7.5, ha="center", va="top", weight="bold")
 
-    for label, when in (marks or {}).items():  # datetimes or epoch seconds
+    placed: list[float] = []  # x of the labels on the top line: a label close to one goes to the bottom line
+    for label, when in sorted((marks or {}).items(), key=lambda m: _seconds(m[1], t0)):  # datetimes or epoch s
         x = _seconds(when, t0) / scale
         ax.axvline(x, color="black", ls="--", lw=1)
-        ax.annotate(f" {label}", (x, -0.55), fontsize=8, va="center", ha="left")
+        crowded = bool(placed) and x - placed[-1] < max(t_end, 1e-9) / 8
+        ax.annotate(f" {label}", (x, len(lanes) - 0.55 if crowded else -0.55), fontsize=8, va="center", ha="left",
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5} if crowded else None)
+        if not crowded:
+            placed.append(x)
 
     ax.set_yticks(range(len(lanes)), [l if len(l) <= 38 else l[:15] + "…" + l[-22:] for l in lanes])
     ax.set_ylim(len(lanes) - 0.4, -0.8)

@@ -137,3 +137,13 @@ def test_legend_lists_only_what_is_drawn(sink_history):
     early = _legend(timeline(df.head(4)))
     assert "workflow task" in early
     assert not {"timer", "child workflow", "retrying", "failed", "signal", "update"} & set(early), early
+
+
+def test_close_marks_do_not_overlap(sink_history):
+    df = to_frame(sink_history)
+    t0 = df["time"].iloc[0].timestamp()
+    fig = timeline(df, marks={"worker SIGKILL": t0 + 1.0, "worker restarted": t0 + 1.05, "later": t0 + 3.0})
+    labels = {t.get_text().strip(): t.xy[1] for t in fig.axes[0].texts if t.get_text().strip() in
+              ("worker SIGKILL", "worker restarted", "later")}
+    assert labels["worker SIGKILL"] != labels["worker restarted"], "two close marks share a line"
+    assert labels["worker SIGKILL"] == labels["later"], "marks far apart stay on the top line"
