@@ -96,17 +96,39 @@ def _chunk_sizes(total: int, workers: int) -> list[int]:
     return sizes
 
 
+NOTEBOOK_SECONDS = 30.0  # a notebook's typical share of a parallel run; a test marked `long(s)` says its own
+
+
+def _expected(item: pytest.Item) -> float:
+    """Seconds an item is expected to take, for dealing: a notebook 30, a `long(seconds)` test its mark, others 0."""
+    if getattr(item, "nbmake", False):
+        return NOTEBOOK_SECONDS
+    mark = item.get_closest_marker("long")
+    return float(mark.args[0]) if mark is not None and mark.args else 0.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "long(seconds): a test that takes about `seconds`; started early under xdist")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, deal the notebooks (the longest items) round-robin to the head of each worker's first chunk,
-    so every worker starts with its share of them instead of one worker getting all and finishing last."""
+    """Under xdist, deal the long items (notebooks, `long` tests) longest first, each to the worker with the least
+    expected time so far, at the head of that worker's first chunk: every worker starts with its share of them,
+    instead of one worker getting them all (or the longest last) and finishing minutes after the others.
+    Static weights only: every worker must order the items identically."""
     workers = getattr(config, "workerinput", {}).get("workercount") or config.getoption("numprocesses", None)
     if not isinstance(workers, int) or workers < 2:
         return
-    notebooks = [i for i in items if getattr(i, "nbmake", False)]
-    others = iter([i for i in items if not getattr(i, "nbmake", False)])
+    long_items = sorted((i for i in items if _expected(i) > 0), key=_expected, reverse=True)  # stable: file order
+    loads: list[float] = [0.0] * workers
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for item in long_items:
+        least = loads.index(min(loads))
+        heads[least].append(item)
+        loads[least] += _expected(item)
+    others = iter([i for i in items if _expected(i) == 0])
     ordered: list[pytest.Item] = []
     for worker, size in enumerate(_chunk_sizes(len(items), workers)):
-        mine = notebooks[worker::workers]
-        ordered += mine + [next(others) for _ in range(max(0, size - len(mine)))]
-    ordered += list(others)
+        ordered += heads[worker] + [next(others, None) for _ in range(max(0, size - len(heads[worker])))]
+    ordered = [i for i in ordered if i is not None] + list(others)
     items[:] = ordered

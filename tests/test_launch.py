@@ -113,6 +113,7 @@ def _run_notebook_in_lab_kernel(port: int, runtime_dir: Path, name: str) -> list
     return asyncio.run(run_all())
 
 
+@pytest.mark.long(30)  # seconds in a full run: started early (conftest.py)
 def test_lab_command_serves_on_loopback_keeps_state_and_cleans_up(tmp_path):
     ports = [free_port(), free_port(), free_port()]
     lab = _start(tmp_path, ports)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ def _notebook(folder: Path, name: str, *cells: tuple[str, list[str]]) -> None:
     nbformat.write(nb, str(folder / name))
 
 
+@pytest.mark.long(20)  # seconds in a full run: started early (conftest.py)
 def test_stderr_and_a_silent_tagged_cell_fail_the_run_a_clean_notebook_passes(tmp_path: Path):
     shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
     _notebook(tmp_path, "a_stderr.ipynb", ("import sys; print('oops', file=sys.stderr)", []))

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import nbformat
+import pytest
 from llmock.testing import LLMockServer
 from nbclient import NotebookClient
 
@@ -25,6 +26,7 @@ def _first_sections(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+@pytest.mark.long(15)  # seconds in a full run: started early (conftest.py)
 def test_agent_loop_notebook_against_a_second_compatible_server():
     with LLMockServer(host="127.0.0.1") as other:  # unscripted: it calls an offered tool, then answers
         nb = _first_sections(nbformat.read(NOTEBOOK, as_version=4))

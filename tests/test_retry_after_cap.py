@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from temporalio.client import Client
 
 from lab_support.llm import agents_plugin, start_model
@@ -32,6 +34,7 @@ async def test_lesson_02_classifier_caps_an_hour_long_retry_after(lab, tmp_path)
         model.stop()
 
 
+@pytest.mark.long(20)  # seconds in a full run: started early (conftest.py)
 async def test_agents_plugin_caps_an_hour_long_retry_after(lab):
     from labs.agent_loop.agents_sdk import AgentsResearch
 

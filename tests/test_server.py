@@ -193,6 +193,7 @@ def _run_cell(kc, code: str, timeout: float = 60) -> dict:
     return kc.execute_interactive(code, timeout=timeout, output_hook=lambda msg: None)["content"]
 
 
+@pytest.mark.long(15)  # seconds in a full run: started early (conftest.py)
 def test_interrupting_a_kernel_keeps_every_lab_process_and_killing_it_leaves_none(tmp_path):
     from jupyter_client import KernelManager
 

@@ -95,6 +95,7 @@ async def test_an_activity_waiting_for_its_retry_is_named_with_attempt_failure_a
     assert "last failure: model overloaded (HTTP 529)" in text and "no worker" not in text, text
 
 
+@pytest.mark.long(15)  # seconds in a full run: started early (conftest.py)
 async def test_a_dead_server_is_said_within_the_grace_not_after_the_timeout(tmp_path):
     from lab_support.server import ServerProcess
 

@@ -142,6 +142,7 @@ def workflow_ids(port: int) -> dict[str, str]:
 
 
 @pytest.mark.timeout(900)  # one lab, two notebooks run from the UI, the Web UI: a walkthrough, not a unit test
+@pytest.mark.long(90)  # seconds in a full run: started early (conftest.py)
 def test_the_lab_in_a_real_browser(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
