@@ -77,12 +77,15 @@ def git_filter() -> None:
     notebook JupyterLab autosaved with outputs leaves `git status`, `git diff` and commits clean."""
     if not (ROOT / ".git").exists():
         return
-    strip = f'"{PY}" -m nbstripout --keep-id'
+    # language_info: JupyterLab fills it in (Python version, lexer) when a kernel starts; not part of the lesson
+    args = "-m nbstripout --keep-id --extra-keys metadata.language_info"
+    strip = f'"{PY}" {args}'
     for key, value in (("filter.nbstripout.clean", strip), ("filter.nbstripout.smudge", "cat"),
                        ("diff.ipynb.textconv", f"{strip} -t")):
         current = subprocess.run(["git", "config", "--get", key], cwd=ROOT, capture_output=True, text=True).stdout
         python = current.split('"')[1] if current.count('"') >= 2 else ""
-        if current.strip() == value or (python and Path(python).exists()):
+        same = current.strip().split('"', 2)[-1].strip() == value.split('"', 2)[-1].strip()
+        if current.strip() == value or (same and python and Path(python).exists()):
             continue  # set already, to a Python that exists (a clone's worktrees share one config: keep theirs)
         subprocess.run(["git", "config", key, value], cwd=ROOT, check=False)
     where = subprocess.run(["git", "rev-parse", "--git-path", "info/attributes"], cwd=ROOT, capture_output=True, text=True)

@@ -93,7 +93,13 @@ class ChaosPanel:
         self._ledger = w.HTML("")
         self._error = w.HTML("")
         self._image = w.Image(format="png", layout=w.Layout(max_width="100%"))
-        notes = [f"{what.capitalize()} buttons off: {why}." for what, why in reasons.items() if why]
+        for description, (needs, _) in actions.items():  # what this run cannot do is not shown (the API says why)
+            if reasons[needs] is not None:
+                self.buttons[description].layout.display = "none"
+        missing = [what for what, why in reasons.items() if why]
+        notes = [f"This run has no {' and no '.join(missing)} buttons: "
+                 + "; ".join(f"{what}: {reasons[what]}" for what in missing) + "."] if missing else []
+        notes = [f"<small>{note}</small>" for note in notes]
         self.widget = w.VBox([w.HBox(list(self.buttons.values())), w.HTML("<br>".join(notes)), self._status,
                               self._ledger, self._error, self._image])
         try:
@@ -130,6 +136,9 @@ class ChaosPanel:
     def kill_worker(self) -> float:
         """SIGKILL the worker process (a real crash); returns the epoch time of the kill. LabError if it is not running."""
         worker = self._need("worker")
+        if self.closed:
+            raise LabError(f"The run has already ended ({self.status}): there is nothing left to break. Fix: run the "
+                           "cell that starts the run again, and press Kill worker while a step runs.")
         if not worker.alive:
             raise LabError("The worker is not running (already killed?). Fix: restart it first (Restart worker).")
         pid = worker.pid
@@ -137,8 +146,10 @@ class ChaosPanel:
 
     def restart_worker(self) -> float:
         """Start a fresh worker process on the same task queue (blocks until it polls, ~1 s); returns the time."""
-        self._need("worker").restart()
-        return self._fault("worker restarted")
+        worker = self._need("worker")
+        was_alive = worker.alive
+        worker.restart()
+        return self._fault("worker replaced (the running one was stopped)" if was_alive else "worker restarted")
 
     def _server_up(self) -> bool:
         proc = self._need("server").proc

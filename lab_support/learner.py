@@ -71,14 +71,41 @@ async def wait_for_learner(done: Callable[[], bool], *, prompt: str, act: Callab
         return "headless"
     line = _show(f"**Your turn:** {prompt} *(waiting up to {timeout:.0f} s; the next cells wait too)*")
     deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            await _call(act)
-            _show(f"*No answer in {timeout:.0f} s: {acted}*", line)
-            return "timeout"
-        await asyncio.sleep(poll)
+    try:
+        while not done():
+            if time.monotonic() > deadline:
+                await _call(act)
+                _show(f"*No answer in {timeout:.0f} s: {acted}*", line)
+                return "timeout"
+            await asyncio.sleep(poll)
+    except (asyncio.CancelledError, KeyboardInterrupt):  # Kernel → Interrupt while waiting
+        _show(f"~~Your turn: {prompt}~~ *Interrupted: nothing was recorded.*", line)
+        from .server import LabError
+
+        raise LabError("Interrupted while waiting for you; nothing was recorded. Fix: run this cell again.") from None
     _show(f"**Your turn:** {prompt} — done.", line)
     return "learner"
+
+
+async def press(label: str, *, prompt: str, timeout: float = 600.0) -> str:
+    """Show one button and wait until the learner presses it (headless: go on at once); returns who acted, as
+    `wait_for_learner` does. For "start when you are ready" steps, so Run All does not start them unseen."""
+    pressed: list[bool] = []
+    button: Any = None
+    if not headless():
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        button = widgets.Button(description=label, button_style="primary")
+        button.on_click(lambda _: pressed.append(True))
+        display(button)
+
+    try:
+        return await wait_for_learner(lambda: bool(pressed), prompt=prompt, act=lambda: pressed.append(True),
+                                      acted=f"pressed {label!r} itself.", timeout=timeout)
+    finally:
+        if button is not None:
+            button.disabled = True
 
 
 async def choose(question: str, options: Sequence[str], *, headless_answer: str, note: str = "",
@@ -116,8 +143,12 @@ async def choose(question: str, options: Sequence[str], *, headless_answer: str,
             f()
 
     acted = f"recorded the prediction {headless_answer!r}" + (f" ({note})" if note else "")
-    await wait_for_learner(lambda: "answer" in picked, prompt="pick your answer above and press **Submit**.",
-                           act=default, acted=acted, timeout=timeout)
+    try:
+        await wait_for_learner(lambda: "answer" in picked, prompt="pick your answer above and press **Submit**.",
+                               act=default, acted=acted, timeout=timeout)
+    finally:
+        for f in freeze:  # interrupted or answered: the buttons no longer record anything
+            f()
     return picked["answer"]
 
 

@@ -118,6 +118,35 @@ def test_a_live_wait_that_times_out_acts_by_itself(kernel):
     assert "No answer in 1 s: pressed Go in code" in text and "timeout ['code']" in text
 
 
+def test_interrupting_a_wait_says_so_and_records_nothing(kernel):
+    """Kernel → Interrupt while a cell waits for the learner: one short LabError saying to run the cell again, the
+    prompt marked interrupted, and a prediction's buttons frozen (a late click records nothing)."""
+    km, kc = kernel
+    waiting = kc.execute("from lab_support.learner import choose, install_short_tracebacks\n"
+                         "install_short_tracebacks()\n"
+                         "prediction = await choose('How many?', ['8', '10'], headless_answer='8', timeout=60)")
+    time.sleep(3.0)  # the cell is waiting for the learner now
+    km.interrupt_kernel()
+    reply, outputs = _collect(kc, waiting)
+    assert reply["status"] == "error" and reply["ename"] == "LabError", reply
+    text = text_of(outputs)
+    assert "Interrupted" in text and "run this cell again" in text, text
+    assert "CancelledError" not in text and "Traceback" not in text, "a short error, not SDK internals"
+    reply, outputs = run(kc, "print('prediction' in dir())")
+    assert "False" in text_of(outputs), "nothing was recorded"
+
+
+def test_press_waits_for_its_button_and_goes_on_at_once_headless(kernel):
+    _, kc = kernel
+    reply, outputs = run(kc, "from lab_support.learner import press\n"
+                             "who = await press('Start', prompt='press Start', timeout=1)\nprint(who)")
+    assert reply["status"] == "ok" and "timeout" in text_of(outputs), "live: it waited (here until its time limit)"
+    reply, outputs = run(kc, "import os\nos.environ['LAB_HEADLESS'] = '1'\n"
+                             "try:\n    who = await press('Start', prompt='press Start', timeout=60)\n"
+                             "finally:\n    del os.environ['LAB_HEADLESS']\nprint(who)")
+    assert reply["status"] == "ok" and "headless" in text_of(outputs)
+
+
 def test_a_headless_run_acts_at_once(kernel):
     _, kc = kernel
     started = time.monotonic()

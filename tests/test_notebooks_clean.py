@@ -67,6 +67,8 @@ def test_the_git_filter_strips_outputs_that_jupyterlab_autosaves():
     nb = json.loads(NOTEBOOKS[0].read_text())
     code = next(c for c in nb["cells"] if c["cell_type"] == "code")
     code["outputs"], code["execution_count"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}], 7
+    nb["metadata"]["language_info"] = {"name": "python", "version": "3.11.7", "pygments_lexer": "ipython3",
+                                       "codemirror_mode": {"name": "ipython", "version": 3}}  # what JupyterLab adds
     stripped = subprocess.run(clean.stdout.strip(), shell=True, input=json.dumps(nb), capture_output=True,
                               text=True, cwd=ROOT, check=True).stdout
-    assert json.loads(stripped) == json.loads(NOTEBOOKS[0].read_text()), "outputs stripped, cell ids kept"
+    assert json.loads(stripped) == json.loads(NOTEBOOKS[0].read_text()), "outputs and language_info stripped, ids kept"
