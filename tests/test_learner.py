@@ -359,3 +359,16 @@ async def test_an_embedded_lab_closes_without_settling(lab):
     with pytest.raises(LabError):
         await handle.describe()
     assert own.env is None and own.closed
+
+
+async def test_asking_on_a_closed_lab_shows_no_buttons(capsys):
+    """Re-running the approval cell after the clean-up cell: the one-line error, and no live-looking panel."""
+    from lab_support.server import start_dev_server
+    from labs.approval.ui import ApprovalPanel
+
+    private = await start_dev_server(ui=False)
+    handle = private.client.get_workflow_handle("plan-gone")
+    await private.close()
+    with pytest.raises(LabError, match="closed"):
+        await ApprovalPanel(handle).ask(timeout=5)
+    assert "waiting for your decision" not in capsys.readouterr().out, "no panel that looks alive"

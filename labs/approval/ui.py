@@ -76,13 +76,14 @@ class ApprovalPanel:
         s). Returns who decided: "learner", "headless" or "timeout"; at once "finished" if the workflow already ended."""
         from IPython.display import display
 
-        display(self)
-        ended = await self._finished()
+        ended = await self._finished()  # first: a closed lab raises its one-line error before any button shows
         if ended is not None:
             self.sent = await self._decision()
             self._disable(f"workflow {self.handle.id} already finished ({ended.lower()}; decision: {self.sent}). "
                           "For a new decision run the cell that starts a plan (section 1), then this one again.")
+            display(self)
             return "finished"
+        display(self)
         return await wait_for_learner(lambda: self.sent is not None, prompt="press **Approve** (or Reject) above.",
                                       act=lambda: self.click("approve"), acted="pressed Approve in code", timeout=timeout)
 
