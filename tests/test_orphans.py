@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -120,4 +121,43 @@ async def test_setup_terminates_what_a_killed_kernel_left_running_and_nothing_el
         if kernel is not None and kernel.poll() is None:
             kernel.kill()
             kernel.wait()
+        lab_server.kill()
+
+
+async def test_the_lab_command_settles_what_kernels_of_the_last_lab_left_running(tmp_path):
+    """`python3 tasks.py lab` after a Ctrl-C that killed the kernels: the launcher terminates their orphans at start."""
+    import psutil
+
+    from tests.test_launch import _lines, _stop
+
+    from lab_support.procs import free_port
+
+    lab_server = await ServerProcess(tmp_path / "ext.db").start()
+    try:
+        tool = await lab_server.lab()
+        queue = f"approval-{uuid.uuid4().hex[:6]}"
+        from labs.approval.workflows import Goal, PlanApproval
+
+        orphan = await tool.client.start_workflow(PlanApproval.run, Goal("x"), id=f"plan-{uuid.uuid4().hex[:6]}",
+                                                  task_queue=queue)
+        gone = subprocess.Popen(python_child("pass"))  # the kernel of the last lab, long dead
+        started = psutil.Process(gone.pid).create_time()
+        gone.wait()
+        queues = tmp_path / "task-queues"
+        queues.mkdir()
+        (queues / f"{queue}.{gone.pid}.json").write_text(json.dumps(
+            {"queue": queue, "pid": gone.pid, "started": started, "address": lab_server.address, "namespace": "default"}))
+        env = dict(os.environ, TEMPORAL_ADDRESS=lab_server.address, LAB_STATE_DIR=str(tmp_path),
+                   LAB_JUPYTER_PORT=str(free_port()), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+        launcher = subprocess.Popen([sys.executable, "-m", "lab_support.launch"], env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+        try:
+            await asyncio.to_thread(_lines, launcher, 2)  # the server it uses, then what it settled (before Jupyter)
+        finally:
+            out = _stop(launcher)
+        assert "terminated 1 workflow(s) left running by a notebook whose kernel stopped" in out, out
+        assert (await orphan.describe()).status == WorkflowExecutionStatus.TERMINATED
+        assert await _terminated_reason(tool, orphan.id) == ORPHANED
+        assert not list(queues.iterdir())
+    finally:
         lab_server.kill()
