@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from .procs import kill_group, port_busy, tethered_command
-from .server import STATE, LabError, ServerProcess, find_binary
+from .server import STATE, LabError, ServerProcess, find_binary, settle_orphans_at
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,6 +157,7 @@ def main() -> int:
             env = dict(os.environ)
         else:
             env = _start_dev_server(procs, log, ports["LAB_TEMPORAL_PORT"], ports["LAB_UI_PORT"])
+        settle_orphans_at(env["TEMPORAL_ADDRESS"])  # what kernels of an earlier lab left RUNNING (killed before clean-up)
         web = ports["LAB_JUPYTER_PORT"]
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         token_file = STATE / "jupyter" / "token"

@@ -32,6 +32,10 @@ from .procs import port_busy
 STATE = Path(os.environ.get("LAB_STATE_DIR", Path(__file__).resolve().parent.parent / ".lab-state"))
 log = logging.getLogger("lab_support")
 STARTUP = timedelta(seconds=30)  # how long an embedded server may take to answer after it is spawned
+# Which kernel owns each task queue a lab worker polls on a persistent server: one JSON file per (queue, kernel).
+# A kernel restarted before its clean-up cell leaves workflows RUNNING there; `settle_orphans` settles them.
+QUEUES = STATE / "task-queues"
+ORPHANED = "its notebook's kernel stopped (restart, shutdown or Ctrl-C) before the clean-up cell"
 
 
 class LabError(RuntimeError):
@@ -193,6 +197,7 @@ class Lab:
         self.log_file, self.env = log_file, env
         # does the server's state outlive this notebook? (then clean-up must not leave workflows RUNNING there)
         self.persistent = kind == "existing" if persistent is None else persistent
+        self.registered: set[str] = set()  # task queues this kernel's workers recorded in QUEUES (register_queue)
 
     @property
     def client(self) -> Client:
@@ -224,9 +229,10 @@ class Lab:
 
         Settling: on a persistent server each workflow still RUNNING on the task queues of `workers` or of the
         workflows this lab started is cancelled while the workers still run, and terminated (with the reason) if
-        it has not closed within `grace` s; schedules this lab created are deleted. Safe to call twice."""
+        it has not closed within `grace` s; schedules this lab created are deleted. This kernel's entries in QUEUES
+        (`register_queue`) are dropped. Safe to call twice."""
+        queues = self._guard.task_queues | {w.task_queue for w in workers if getattr(w, "task_queue", None)}
         if not self.closed and self.persistent:
-            queues = self._guard.task_queues | {w.task_queue for w in workers if getattr(w, "task_queue", None)}
             said = await settle_workflows(self._client, queues, grace)
             for schedule_id in self._guard.schedules:
                 try:
@@ -243,6 +249,7 @@ class Lab:
         if self.env is not None:
             env, self.env = self.env, None
             await env.shutdown()
+        forget_queues(queues | self.registered)  # settled: nothing of this kernel is left for settle_orphans
         self._guard.closed = True
 
     async def __aenter__(self) -> "Lab":
@@ -252,9 +259,13 @@ class Lab:
         await self.close()
 
 
-async def settle_workflows(client: Client, task_queues: set[str], grace: float = 5.0) -> list[str]:
+async def settle_workflows(client: Client, task_queues: set[str], grace: float = 5.0,
+                           orphaned: bool = False) -> list[str]:
     """Cancel every RUNNING workflow on `task_queues` (their workers must still run to finish it), wait up to `grace` s,
-    then terminate the ones still running with a reason saying why. Returns what it did, one phrase each."""
+    then terminate the ones still running with a reason saying why. Returns what it did, one phrase each.
+
+    `orphaned=True` (no worker polls those queues any more, so a cancel could never finish): terminate at once, with
+    the reason ORPHANED."""
     if not task_queues:
         return []
     queues = " OR ".join(f'TaskQueue="{q}"' for q in sorted(task_queues))
@@ -269,6 +280,10 @@ async def settle_workflows(client: Client, task_queues: set[str], grace: float =
         except RPCError:  # gone
             return False
 
+    if orphaned:
+        await asyncio.gather(*(h.terminate(reason=ORPHANED) for h in handles), return_exceptions=True)
+        return [f"terminated {len(handles)} workflow(s) left running by a notebook whose kernel stopped before its "
+                f"clean-up cell ({', '.join(h.id for h in handles[:5])})"]
     await asyncio.gather(*(h.cancel() for h in handles), return_exceptions=True)
     deadline = asyncio.get_running_loop().time() + grace
     left = handles
@@ -286,6 +301,87 @@ async def settle_workflows(client: Client, task_queues: set[str], grace: float =
         await asyncio.gather(*(h.terminate(reason=reason) for h in left), return_exceptions=True)
         said.append(f"terminated {len(left)} that did not finish cancelling ({', '.join(h.id for h in left[:5])})")
     return said
+
+
+def _entry_file(queue: str, pid: int) -> Path:
+    from urllib.parse import quote
+
+    return QUEUES / f"{quote(queue, safe='')}.{pid}.json"
+
+
+def _started(pid: int) -> float | None:
+    """When process `pid` started (s since the epoch), or None if it is gone (a zombie is gone)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        return None if process.status() == psutil.STATUS_ZOMBIE else process.create_time()
+    except psutil.Error:
+        return None
+
+
+def register_queue(lab: Lab, queue: str) -> None:
+    """Record in QUEUES that this process (a notebook's kernel) owns task queue `queue` on `lab`'s server, so that a
+    later `setup()` can settle what it leaves RUNNING if the kernel dies first. Only for persistent servers."""
+    if not lab.persistent or queue in lab.registered:
+        return
+    pid = os.getpid()
+    entry = {"queue": queue, "pid": pid, "started": _started(pid), "address": lab.address, "namespace": lab.namespace}
+    QUEUES.mkdir(parents=True, exist_ok=True)
+    file = _entry_file(queue, pid)
+    part = file.with_suffix(".part")
+    part.write_text(json.dumps(entry))
+    part.replace(file)  # atomic: a reader never sees half an entry
+    lab.registered.add(queue)
+
+
+def forget_queues(queues: set[str]) -> None:
+    """Drop this process's QUEUES entries for `queues` (its clean-up settled them)."""
+    for queue in queues:
+        _entry_file(queue, os.getpid()).unlink(missing_ok=True)
+
+
+async def settle_orphans(lab: Lab) -> list[str]:
+    """Terminate the workflows still RUNNING on task queues (QUEUES entries for `lab`'s address and namespace) whose
+    owning kernel has died - its pid is gone or now names a process started at another time - then drop those
+    entries. Terminated, not cancelled: cancelling needs a worker, and none will ever poll those queues again. Queues
+    with a live owner and every other queue are left alone. Returns what it did, one phrase each (RPC errors: none
+    done, entries kept for next time)."""
+    live, dead, dead_files = set(), set(), []
+    for file in sorted(QUEUES.glob("*.json")) if QUEUES.is_dir() else []:
+        try:
+            entry = json.loads(file.read_text())
+        except (OSError, ValueError):  # another process is just dropping it
+            continue
+        if (entry.get("address"), entry.get("namespace")) != (lab.address, lab.namespace):
+            continue
+        started = _started(entry["pid"])
+        if started is not None and entry.get("started") is not None and abs(started - entry["started"]) < 0.01:
+            live.add(entry["queue"])
+        else:
+            dead.add(entry["queue"])
+            dead_files.append(file)
+    orphans = sorted(dead - live)
+    said = []
+    try:
+        for i in range(0, len(orphans), 20):  # a few queues per visibility query
+            said += await settle_workflows(lab._client, set(orphans[i:i + 20]), orphaned=True)
+    except RPCError:
+        return []
+    for file in dead_files:
+        file.unlink(missing_ok=True)
+    return said
+
+
+def settle_orphans_at(address: str) -> None:
+    """The lab launcher's call at start: settle (`settle_orphans`) the orphaned workflows on the server at `address`
+    (other TEMPORAL_* settings from the environment); prints one line if there were any."""
+    async def run() -> list[str]:
+        return await settle_orphans(await connect(target_host=address))
+
+    said = asyncio.run(run())
+    if said:
+        print("Clean-up: " + "; ".join(said) + ".", flush=True)
 
 
 def _wants_existing() -> bool:
@@ -426,8 +522,14 @@ async def setup(*, own_server: bool = False, time_skipping: bool | str = False, 
     if _wants_existing() and not own_server:
         if dev_options:
             raise LabError(f"Options {sorted(dev_options)} need an embedded server. Fix: pass own_server=True.")
-        return await connect()
-    return await start_dev_server(**dev_options)
+        lab = await connect()
+    else:
+        lab = await start_dev_server(**dev_options)
+    if lab.persistent:  # its state outlives kernels: settle what kernels that died before their clean-up left RUNNING
+        said = await settle_orphans(lab)
+        if said:
+            print("Clean-up: " + "; ".join(said) + ".")
+    return lab
 
 
 class ServerProcess:

@@ -30,8 +30,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor, Worker
 
 from .procs import kill_group, watch_parent
-from .server import (Lab, LabError, _log_dir, ensure_reachable, quiet_runtime, server_reachable, server_unreachable,
-                     unknown_workflow)
+from .server import (Lab, LabError, _log_dir, ensure_reachable, quiet_runtime, register_queue, server_reachable,
+                     server_unreachable, unknown_workflow)
 
 _live: set["SubprocessWorker"] = set()
 
@@ -198,6 +198,7 @@ class KernelWorker:
 
     def __init__(self, lab: Lab | Client, module: str, task_queue: str | None = None, **config: Any) -> None:
         self.client = lab.client if isinstance(lab, Lab) else lab
+        self.lab = lab if isinstance(lab, Lab) else None
         self.module, self.config = module, config
         self.task_queue = task_queue or f"{module.split('.')[-2]}-{uuid.uuid4().hex[:6]}"
         self._worker: Worker | None = None
@@ -226,6 +227,8 @@ class KernelWorker:
         self._worker = Worker(self.client, task_queue=self.task_queue, **options)
         self._task = asyncio.create_task(self._worker.run(), name=f"worker:{self.task_queue}")
         self._ticking = asyncio.create_task(self._watchdog.run(), name=f"watchdog:{self.task_queue}")
+        if self.lab is not None:  # this kernel owns the queue: settled by a later setup() if the kernel dies first
+            register_queue(self.lab, self.task_queue)
         await asyncio.sleep(0)  # let it start polling
         return self
 
@@ -326,6 +329,7 @@ class SubprocessWorker:
                 raise LabError(f"Worker {self.module} could not reach the Temporal server at {self.lab.address} "
                                f"({last[:160]}). Fix: is the server running? Re-run the setup cell or start the lab.")
             raise LabError(f"Worker {self.module} exited while starting: {last[:300]} (see {self.log_file}).")
+        register_queue(self.lab, self.task_queue)  # owned by this kernel (the worker process dies with it)
         return self
 
     def kill(self) -> float:
