@@ -215,8 +215,12 @@ def browser_steps(page, link: str, ui_url: str, grpc_port: int, expect) -> None:
     with step("c. notebook 00's chaos panel: Kill worker SIGKILLs it, the run completes, each side effect once",
               page):
         chaos = cell(nb00, "ChaosPanel(")
+        start = chaos.get_by_role("button", name="Start the run")
+        expect(start).to_be_visible(timeout=RUN_ALL_TIMEOUT)  # Run All waits: the run starts when the learner says
+        expect(chaos.locator(".jp-OutputArea-output img")).to_have_count(0)
+        start.click()
         kill = chaos.get_by_role("button", name="Kill worker")
-        expect(chaos).to_contain_text("worker pid", timeout=RUN_ALL_TIMEOUT)
+        expect(chaos).to_contain_text("worker pid", timeout=60_000)
         expect(kill).to_be_enabled()
         text = chaos.text_content()
         pid = int(re.search(r"worker pid (\d+)", text).group(1))
