@@ -136,11 +136,30 @@ def _start_dev_server(procs: list[subprocess.Popen[bytes]], log: Path, grpc: int
     return dict(os.environ, TEMPORAL_ADDRESS=server.address, TEMPORAL_NAMESPACE="default", LAB_UI_URL=ui_url)
 
 
+def _stop_untracked(tracked: set[int]) -> None:
+    """Stop children this launcher started but never got to track (a Ctrl-C inside Popen, after the fork)."""
+    import psutil
+
+    for child in psutil.Process().children():
+        if child.pid not in tracked:
+            try:
+                os.killpg(child.pid, signal.SIGTERM)  # each leads its own session (start_new_session=True)
+            except (ProcessLookupError, PermissionError):
+                child.terminate()
+    psutil.wait_procs(psutil.Process().children(), timeout=15)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     """Run the lab until Ctrl-C (or until JupyterLab exits)."""
     procs: list[subprocess.Popen[bytes]] = []
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or `kill`; SIGINT even if a shell started us ignoring it
-        signal.signal(sig, signal.default_int_handler)
+        # our own handler, not default_int_handler: asyncio.run() then keeps it instead of installing one that
+        # only cancels its task (a Ctrl-C during the start-up settling was swallowed and the lab started anyway)
+        signal.signal(sig, _interrupted)
     try:
         (STATE / "logs").mkdir(parents=True, exist_ok=True)
         log = STATE / "logs" / "lab-server.log"
@@ -197,6 +216,7 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
         for proc in reversed(procs):
             kill_group(proc, signal.SIGTERM, wait=15)
+        _stop_untracked({proc.pid for proc in procs})
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ def watch_parent(interval: float = 0.2) -> None:
 
 def tethered_command(args: Sequence[str], log: Path) -> list[str]:
     """The command that runs `args` through the tether: its output goes to `log`, it dies with us."""
-    return [sys.executable, "-m", "lab_support.procs", str(log), "--", *args]
+    # our pid travels with it: had we died before the tether read its parent, getppid() would name init
+    return [sys.executable, "-m", "lab_support.procs", str(log), f"--parent={os.getpid()}", *args]
 
 
 def spawn(args: Sequence[str], log: Path | IO[bytes], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -80,12 +81,17 @@ def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL, wait: f
             proc.wait()
 
 
-def _tether(log: str, args: list[str]) -> int:
+def _tether(log: str, args: list[str], parent: int | None = None) -> int:
     """Run `args` with output to `log` ("-": ours); stop it on SIGTERM/SIGINT or when our parent dies.
 
     The tether leads its own session, so a Ctrl-C or a Jupyter "Interrupt kernel" (SIGINT to the
     parent's whole process group) reaches neither it nor `args`; they still die with the parent."""
-    parent = os.getppid()
+    stop = threading.Event()  # first: a SIGTERM from a parent stopping at once must still stop the child
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    parent = parent or os.getppid()
+    if os.getppid() != parent:  # the parent is gone already: start nothing
+        return 0
     try:
         os.setsid()
     except OSError:  # already a session leader (started with start_new_session=True)
@@ -96,9 +102,6 @@ def _tether(log: str, args: list[str]) -> int:
             stderr=None if log == "-" else subprocess.STDOUT,
             preexec_fn=_die_with_parent if LINUX else None,
         )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     while child.poll() is None and not stop.is_set() and os.getppid() == parent:
         stop.wait(0.2)
     if child.poll() is None:
@@ -113,4 +116,5 @@ def _tether(log: str, args: list[str]) -> int:
 
 if __name__ == "__main__":
     # python -m lab_support.procs LOGFILE -- command args...
-    sys.exit(_tether(sys.argv[1], sys.argv[3:]))
+    marker = sys.argv[2]  # "--parent=PID" (or "--" from older callers)
+    sys.exit(_tether(sys.argv[1], sys.argv[3:], int(marker.split("=", 1)[1]) if marker.startswith("--parent=") else None))
