@@ -173,7 +173,13 @@ def client(model_url: str | None = None, model_offline: bool = False, timeout: f
     key = OFFLINE_KEY if model_offline else os.environ.get("OPENAI_API_KEY") or (OFFLINE_KEY if model_url else None)
     if key is None:
         raise LabError("No OPENAI_API_KEY in this worker's environment. Fix: export it before starting the lab.")
-    return AsyncOpenAI(base_url=model_url, api_key=key, max_retries=0, timeout=timeout)
+    model = AsyncOpenAI(base_url=model_url, api_key=key, max_retries=0, timeout=timeout)
+    # openai imports its chat resources and response types on first use: do it here, in the worker's start, not
+    # inside the first model call of an `async def` activity (it held the event loop ~1 s in a busy test run)
+    import openai.types.chat  # noqa: F401
+
+    _ = model.chat.completions
+    return model
 
 
 def agents_plugin(model: Model, max_retry_after: float = 30.0) -> Any:
