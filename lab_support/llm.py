@@ -113,6 +113,9 @@ class Model:
     def stop(self) -> None:
         """Stop the local model server (no-op for a real endpoint)."""
         if self.fake is not None:
+            server = getattr(self.fake, "_server", None)  # llmock's uvicorn.Server
+            if server is not None:
+                server.force_exit = True  # do not wait up to 5 s for a request still sleeping in model.slow()
             self.fake.stop()
             self.fake = None
 

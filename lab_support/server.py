@@ -143,6 +143,7 @@ class _Guard(Interceptor):
     def __init__(self) -> None:
         self.closed = False
         self.task_queues: set[str] = set()
+        self.workflow_ids: set[str] = set()
         self.schedules: set[str] = set()
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
@@ -163,6 +164,8 @@ def _guarded_call(name: str) -> Any:
             start = getattr(input, "start_workflow_input", input)
             if getattr(start, "task_queue", None):
                 self.guard.task_queues.add(start.task_queue)
+            if getattr(start, "id", None):
+                self.guard.workflow_ids.add(start.id)
         elif name == "create_schedule":
             self.guard.schedules.add(input.id)
         return getattr(self.next, name)(input)
@@ -233,7 +236,7 @@ class Lab:
         (`register_queue`) are dropped. Safe to call twice."""
         queues = self._guard.task_queues | {w.task_queue for w in workers if getattr(w, "task_queue", None)}
         if not self.closed and self.persistent:
-            said = await settle_workflows(self._client, queues, grace)
+            said = await settle_workflows(self._client, queues, grace, started=self._guard.workflow_ids)
             for schedule_id in self._guard.schedules:
                 try:
                     await self._client.get_schedule_handle(schedule_id).delete()
@@ -260,18 +263,18 @@ class Lab:
 
 
 async def settle_workflows(client: Client, task_queues: set[str], grace: float = 5.0,
-                           orphaned: bool = False) -> list[str]:
-    """Cancel every RUNNING workflow on `task_queues` (their workers must still run to finish it), wait up to `grace` s,
-    then terminate the ones still running with a reason saying why. Returns what it did, one phrase each.
+                           orphaned: bool = False, started: set[str] = frozenset()) -> list[str]:
+    """Cancel every RUNNING workflow on `task_queues` or with an id in `started` (their workers must still run to
+    finish it), wait up to `grace` s, then terminate the ones still running with a reason saying why. Returns what it
+    did, one phrase each. The list comes from visibility, which can lag a workflow started a moment ago; the ids in
+    `started` are described one by one, which cannot.
 
     `orphaned=True` (no worker polls those queues any more, so a cancel could never finish): terminate at once, with
     the reason ORPHANED."""
-    if not task_queues:
+    if not task_queues and not started:
         return []
     queues = " OR ".join(f'TaskQueue="{q}"' for q in sorted(task_queues))
-    running = [w async for w in client.list_workflows(f'ExecutionStatus="Running" AND ({queues})')]
-    if not running:
-        return []
+    running = [w async for w in client.list_workflows(f'ExecutionStatus="Running" AND ({queues})')] if queues else []
     handles = [client.get_workflow_handle(w.id, run_id=w.run_id) for w in running]
 
     async def still_running(handle: Any) -> bool:
@@ -279,6 +282,12 @@ async def settle_workflows(client: Client, task_queues: set[str], grace: float =
             return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
         except RPCError:  # gone
             return False
+
+    unlisted = [client.get_workflow_handle(i) for i in sorted(set(started) - {w.id for w in running})]
+    flags = await asyncio.gather(*(still_running(h) for h in unlisted))
+    handles += [h for h, running_now in zip(unlisted, flags) if running_now]
+    if not handles:
+        return []
 
     if orphaned:
         await asyncio.gather(*(h.terminate(reason=ORPHANED) for h in handles), return_exceptions=True)
