@@ -201,6 +201,7 @@ class Lab:
         # does the server's state outlive this notebook? (then clean-up must not leave workflows RUNNING there)
         self.persistent = kind == "existing" if persistent is None else persistent
         self.registered: set[str] = set()  # task queues this kernel's workers recorded in QUEUES (register_queue)
+        self.workers: list[Any] = []  # every KernelWorker / SubprocessWorker made with this lab: close() stops them
 
     @property
     def client(self) -> Client:
@@ -228,12 +229,16 @@ class Lab:
 
     async def close(self, *workers: Any, grace: float = 5.0) -> None:
         """The notebook's clean-up: settle this notebook's running workflows (when the server outlives it), stop
-        `workers` (KernelWorker / SubprocessWorker), stop the embedded server, and make later calls fail fast.
+        every worker made with this lab (and `workers`, e.g. ones made from a bare Client), stop the embedded server,
+        and make later calls fail fast. Works when the learner skipped sections: a worker never made is not named.
+        A crash of a worker named in `workers` is re-raised; one of a worker not named here was the cell's to show.
 
         Settling: on a persistent server each workflow still RUNNING on the task queues of `workers` or of the
         workflows this lab started is cancelled while the workers still run, and terminated (with the reason) if
         it has not closed within `grace` s; schedules this lab created are deleted. This kernel's entries in QUEUES
         (`register_queue`) are dropped. Safe to call twice."""
+        named = list(workers)
+        workers = (*named, *(w for w in self.workers if all(w is not n for n in named)))
         queues = self._guard.task_queues | {w.task_queue for w in workers if getattr(w, "task_queue", None)}
         if not self.closed and self.persistent:
             said = await settle_workflows(self._client, queues, grace, started=self._guard.workflow_ids)
@@ -246,9 +251,13 @@ class Lab:
             if said:
                 print("Clean-up: " + "; ".join(said) + ".")
         for worker in workers:
-            stopped = worker.stop()
-            if inspect.isawaitable(stopped):
-                await stopped
+            try:
+                stopped = worker.stop()
+                if inspect.isawaitable(stopped):
+                    await stopped
+            except Exception:
+                if any(worker is n for n in named):
+                    raise
         if self.env is not None:
             env, self.env = self.env, None
             await env.shutdown()

@@ -205,6 +205,8 @@ class KernelWorker:
         self._task: asyncio.Task[None] | None = None
         self._watchdog = _Watchdog()
         self._ticking: asyncio.Task[None] | None = None
+        if self.lab is not None:
+            self.lab.workers.append(self)  # lab.close() stops it
 
     @property
     def alive(self) -> bool:
@@ -266,6 +268,7 @@ class SubprocessWorker:
     def __init__(self, lab: Lab, module: str, task_queue: str | None = None, metrics_port: int | None = None,
                  **config: Any) -> None:
         self.lab, self.module, self.config, self.metrics_port = lab, module, config, metrics_port
+        lab.workers.append(self)  # lab.close() stops it
         self.task_queue = task_queue or f"{module.split('.')[-2]}-{uuid.uuid4().hex[:6]}"
         self.log_file = _log_dir() / f"worker-{self.task_queue}.log"
         self.proc: subprocess.Popen[bytes] | None = None

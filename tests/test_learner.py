@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
@@ -359,6 +360,20 @@ async def test_settling_finds_a_workflow_visibility_has_not_listed_yet(lab):
     said = await settle_workflows(lab.client, set(), grace=0.5, started={handle.id, "never-started"})
     assert said == [f"terminated 1 that did not finish cancelling ({handle.id})"], said
     assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
+
+
+async def test_close_stops_every_worker_made_with_the_lab_even_when_cells_were_skipped(tmp_path):
+    from lab_support.server import start_dev_server
+    from lab_support.workers import SubprocessWorker
+
+    own = await start_dev_server(ui=False)
+    kernel_worker = await KernelWorker(own, "labs.approval.worker", ledger=str(tmp_path / "l.db")).start()
+    process_worker = SubprocessWorker(own, "labs.why_durable.worker", ledger=str(tmp_path / "l.db")).start()
+    pid = process_worker.pid
+    assert kernel_worker.alive and process_worker.alive
+    await own.close()  # the clean-up cell names no worker: a learner who skipped sections never made some of them
+    assert not kernel_worker.alive and not process_worker.alive
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 async def test_an_embedded_lab_closes_without_settling(lab):
