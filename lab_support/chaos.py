@@ -48,14 +48,17 @@ class ChaosPanel:
     """Buttons that break a running workflow (worker / server SIGKILL, model faults), a live timeline and a
     ledger counter. `worker`: a SubprocessWorker; `server`: a ServerProcess (the lab runs the server as its own
     process); `model`: the local `llm.Model`; `ledger`: this run's `Ledger`. Each is optional: its buttons are
-    disabled with a one-line reason. `refresh`: seconds between redraws (a redraw slower than half
+    disabled with a one-line reason. `refresh`: seconds between redraws (default 0.5; 2 in a headless run,
+    where no one watches and a redraw's 0.25 s of CPU is taken from the run; a redraw slower than half
     of it is followed by an equal pause, up to 2 x refresh). Build it inside a running event loop (a notebook cell,
     an async test): the redraw loop starts at once and stops when the workflow closes."""
 
     def __init__(self, handle: WorkflowHandle[Any, Any], *, worker: Any = None, server: Any = None,
-                 model: Any = None, ledger: Any = None, refresh: float = 0.5) -> None:
+                 model: Any = None, ledger: Any = None, refresh: float | None = None) -> None:
+        from lab_support.learner import headless
+
         self.handle, self.worker, self.server, self.model, self.ledger = handle, worker, server, model, ledger
-        self.period = refresh
+        self.period = refresh if refresh is not None else 2.0 if headless() else 0.5
         self.faults: list[tuple[float, str]] = []  # (epoch seconds, label), in the order they happened
         self.redraws: list[float] = []  # epoch seconds of each redraw
         self.errors: list[str] = []  # every error a button or a redraw met, as shown in the panel

@@ -44,7 +44,7 @@ def _options(module: str, config: dict[str, Any]) -> dict[str, Any]:
     return importlib.import_module(module).worker_options(**config)
 
 
-_SOURCES: dict[str, tuple[str, bytes, bool]] = {}  # workflow module -> (file, source, is package) at worker start
+_SOURCES: dict[str, tuple[str, Any, bool]] = {}  # workflow module -> (file, compiled code, is package) at worker start
 
 
 class _Snapshot:
@@ -65,8 +65,7 @@ class _Snapshot:
 
     @staticmethod
     def exec_module(module: Any) -> None:
-        file, source, _ = _SOURCES[module.__name__]
-        exec(compile(source, file, "exec", dont_inherit=True), module.__dict__)
+        exec(_SOURCES[module.__name__][1], module.__dict__)  # compiled once, run once per workflow run
 
 
 def _snapshot(options: dict[str, Any]) -> None:
@@ -78,7 +77,8 @@ def _snapshot(options: dict[str, Any]) -> None:
         file = getattr(module, "__file__", None)
         if file and file.endswith(".py") and cls.__module__ not in _SOURCES:
             with open(file, "rb") as f:
-                _SOURCES[cls.__module__] = (file, f.read(), hasattr(module, "__path__"))
+                code = compile(f.read(), file, "exec", dont_inherit=True)
+            _SOURCES[cls.__module__] = (file, code, hasattr(module, "__path__"))
 
 
 def _fresh_bytecode(module: str) -> None:
