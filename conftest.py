@@ -47,15 +47,36 @@ def output_problems(nb: Any) -> list[str]:
     return problems
 
 
-def _keep(path: Path, nb: Any, seconds: float, passed: bool) -> None:
+def _phases(nb: Any, started: float, ended: float) -> dict[str, float]:
+    """Seconds before the first cell ran (kernel start), inside cells, and after the last (kernel stop), read from
+    the kernel's own timestamps (nbclient's record_timing)."""
+    from datetime import datetime
+
+    stamps = [c.metadata.get("execution", {}) for c in nb.cells if c.cell_type == "code"]
+    stamps = [s for s in stamps if "iopub.execute_input" in s and "shell.execute_reply" in s]
+    if not stamps:
+        return {}
+    first = datetime.fromisoformat(stamps[0]["iopub.execute_input"].replace("Z", "+00:00")).timestamp()
+    last = datetime.fromisoformat(stamps[-1]["shell.execute_reply"].replace("Z", "+00:00")).timestamp()
+    return {"before_cells": round(first - started, 2), "cells": round(last - first, 2), "after_cells": round(ended - last, 2)}
+
+
+def _keep(path: Path, nb: Any, started: float, passed: bool) -> None:
+    import json
+
     import nbformat
 
     from lab_support.book import source_digest
 
-    nb.metadata["lab_book"] = {"source_sha256": source_digest(path), "seconds": round(seconds, 2),
-                               "passed": passed, "executed_at": time.time()}
+    ended = time.time()
+    phases = _phases(nb, started, ended)
+    nb.metadata["lab_book"] = {"source_sha256": source_digest(path), "seconds": round(ended - started, 2),
+                               "passed": passed, "executed_at": ended, **phases}
     EXECUTED.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(EXECUTED / path.name))
+    with (EXECUTED.parent / "timings.jsonl").open("a") as log:  # one line per notebook run, across test runs
+        log.write(json.dumps({"notebook": path.name, "seconds": round(ended - started, 2), "passed": passed,
+                              "executed_at": round(ended), **phases}) + "\n")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -73,7 +94,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         runs.append(result)
         return result
 
-    started, passed = time.perf_counter(), False
+    started, passed = time.time(), False
     try:
         with mock.patch.object(pytest_items.NotebookRun, "execute", execute):
             outcome = yield
@@ -84,7 +105,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         return outcome
     finally:
         if runs:
-            _keep(Path(item.path), runs[0].nb, time.perf_counter() - started, passed)
+            _keep(Path(item.path), runs[0].nb, started, passed)
 
 
 def _chunk_sizes(total: int, workers: int) -> list[int]:
