@@ -58,6 +58,16 @@ def _kernel(tmp_path: Path, address: str) -> tuple[subprocess.Popen[bytes], dict
     return kernel, json.loads(line)
 
 
+async def _listed(client, workflow_ids: list[str], timeout: float = 30) -> None:
+    """Wait until visibility lists each of `workflow_ids` as RUNNING: it can lag a start by a moment under load, and
+    settling reads that list (a workflow started a moment before the kernel died is the next setup's to miss)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    query = " OR ".join(f'WorkflowId="{i}"' for i in workflow_ids)
+    while {w.id async for w in client.list_workflows(f'ExecutionStatus="Running" AND ({query})')} != set(workflow_ids):
+        assert asyncio.get_running_loop().time() < deadline, f"visibility did not list {workflow_ids} in {timeout} s"
+        await asyncio.sleep(0.1)
+
+
 async def _terminated_reason(lab, workflow_id: str) -> str | None:
     async for event in lab.client.get_workflow_handle(workflow_id).fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
@@ -69,7 +79,7 @@ async def test_setup_terminates_what_a_killed_kernel_left_running_and_nothing_el
     lab_server = await ServerProcess(tmp_path / "lab.db").start()  # the lab's persistent server
     monkeypatch.setattr(server, "QUEUES", tmp_path / "state" / "task-queues")  # the kernels' registry
     monkeypatch.setenv("TEMPORAL_ADDRESS", lab_server.address)
-    kernel = None
+    kernel = worker = None
     try:
         # a live kernel (this process) with a plan waiting on its own worker's queue
         mine = await lab_server.lab()
@@ -92,6 +102,7 @@ async def test_setup_terminates_what_a_killed_kernel_left_running_and_nothing_el
         entries = {json.loads(f.read_text())["queue"]: json.loads(f.read_text()) for f in server.QUEUES.glob("*.json")}
         assert set(started["queues"]) | {worker.task_queue} <= set(entries)
         assert {entries[q]["pid"] for q in started["queues"]} == {kernel.pid}, "owned by the kernel, not its worker"
+        await _listed(tool.client, [*started["ids"], reused.id])
         kernel.send_signal(signal.SIGKILL)  # Kernel -> Restart: no clean-up cell ran
         kernel.wait()
 
@@ -121,6 +132,8 @@ async def test_setup_terminates_what_a_killed_kernel_left_running_and_nothing_el
         if kernel is not None and kernel.poll() is None:
             kernel.kill()
             kernel.wait()
+        if worker is not None:
+            await worker.stop()  # before its server goes: a worker left polling a dead server hangs the loop's close
         lab_server.kill()
 
 
@@ -140,6 +153,7 @@ async def test_the_lab_command_settles_what_kernels_of_the_last_lab_left_running
 
         orphan = await tool.client.start_workflow(PlanApproval.run, Goal("x"), id=f"plan-{uuid.uuid4().hex[:6]}",
                                                   task_queue=queue)
+        await _listed(tool.client, [orphan.id])
         gone = subprocess.Popen(python_child("pass"))  # the kernel of the last lab, long dead
         started = psutil.Process(gone.pid).create_time()
         gone.wait()
