@@ -26,6 +26,16 @@ def sink_history():
     return load_history(HISTORIES / "kitchen_sink.json")
 
 
+def command_line(process) -> str:
+    """A psutil process's command line as one string; "" once it has exited (a zombie has no command line)."""
+    import psutil
+
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # ZombieProcess, NoSuchProcess: a short-lived child (a health check) that just exited
+        return ""
+
+
 def python_child(code: str) -> list[str]:
     """argv that runs `code` in a fresh interpreter of this environment."""
     return [sys.executable, "-c", code]

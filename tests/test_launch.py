@@ -19,6 +19,8 @@ from temporalio.client import Client
 
 from lab_support.procs import free_port
 
+from .conftest import command_line
+
 
 def _start(tmp_path, ports):
     env = dict(os.environ, LAB_STATE_DIR=str(tmp_path), LAB_TEMPORAL_PORT=str(ports[0]),
@@ -224,7 +226,7 @@ async def test_lab_command_uses_an_existing_server_and_starts_none(tmp_path):
         try:
             await asyncio.to_thread(_wait_jupyter, int(env["LAB_JUPYTER_PORT"]))
             tree = psutil.Process(lab.pid).children(recursive=True)
-            assert not [p for p in tree if "start-dev" in " ".join(p.cmdline())], "no dev server of its own"
+            assert not [p for p in tree if "start-dev" in command_line(p)], "no dev server of its own"
         finally:
             out = _stop(lab)
         assert f"Using the Temporal server at {server.address}" in out

@@ -22,11 +22,11 @@ from lab_support import server
 from lab_support.procs import free_port
 from lab_support.server import LabError, connect, setup, start_dev_server
 
-from .conftest import python_child
+from .conftest import command_line, python_child
 
 
 def _temporal_children(pid: int) -> list[psutil.Process]:
-    return [p for p in psutil.Process(pid).children(recursive=True) if "temporal" in " ".join(p.cmdline())]
+    return [p for p in psutil.Process(pid).children(recursive=True) if "temporal" in command_line(p)]
 
 
 def _listening(pids: list[int]) -> list[tuple[str, int]]:
@@ -180,7 +180,7 @@ def test_killed_parent_leaves_no_server_behind():
     parent = subprocess.Popen(python_child(code), stdout=subprocess.PIPE)
     assert parent.stdout is not None and parent.stdout.readline().strip() == b"UP"
     children = psutil.Process(parent.pid).children(recursive=True)
-    assert any("start-dev" in " ".join(c.cmdline()) for c in children)
+    assert any("start-dev" in command_line(c) for c in children)
     parent.send_signal(signal.SIGKILL)  # like a killed Jupyter kernel
     parent.wait()
     gone, alive = psutil.wait_procs(children, timeout=5)
