@@ -7,7 +7,7 @@ import time
 import openai
 import pytest
 
-from lab_support.llm import OFFLINE_KEY, client, start_model
+from lab_support.llm import OFFLINE_KEY, client, start_model, tls_context
 from lab_support.server import LabError
 
 
@@ -21,7 +21,8 @@ def model(monkeypatch):
 
 
 def _chat(model, **kw):
-    c = openai.OpenAI(base_url=model.base_url, api_key=OFFLINE_KEY, max_retries=0)
+    c = openai.OpenAI(base_url=model.base_url, api_key=OFFLINE_KEY, max_retries=0,
+                      http_client=openai.DefaultHttpxClient(verify=tls_context()))
     return c.chat.completions.create(model=model.name, messages=[{"role": "user", "content": "hi"}], **kw)
 
 

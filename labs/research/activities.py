@@ -21,7 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from lab_support.ledger import Ledger
-from lab_support.llm import client
+from lab_support.llm import client, tls_context
 from labs.retries.activities import classify_error
 
 # Imported when the worker starts, not inside a first attempt (a slow import must not miss a heartbeat).
@@ -173,7 +173,7 @@ class ResearchActivities:
         async def work() -> list[Hit]:
             info = activity.info()
             try:
-                async with httpx.AsyncClient(timeout=5.0) as http:
+                async with httpx.AsyncClient(timeout=5.0, verify=tls_context()) as http:
                     response = await http.get(f"{self.search_url}/search", params={"q": query, "k": 3})
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
                 raise ApplicationError(
