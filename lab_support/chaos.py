@@ -49,7 +49,8 @@ class ChaosPanel:
     ledger counter. `worker`: a SubprocessWorker; `server`: a ServerProcess (the lab runs the server as its own
     process); `model`: the local `llm.Model`; `ledger`: this run's `Ledger`. Each is optional: its buttons are
     disabled with a one-line reason. `refresh`: seconds between redraws (default 0.5; 2 in a headless run,
-    where no one watches and a redraw's 0.25 s of CPU is taken from the run; a redraw slower than half
+    where no one watches, a redraw's 0.25 s of CPU is taken from the run, and the picture is drawn again only
+    when the history, the fault marks or the ledger changed; a redraw slower than half
     of it is followed by an equal pause, up to 2 x refresh). Build it inside a running event loop (a notebook cell,
     an async test): the redraw loop starts at once and stops when the workflow closes."""
 
@@ -59,6 +60,10 @@ class ChaosPanel:
 
         self.handle, self.worker, self.server, self.model, self.ledger = handle, worker, server, model, ledger
         self.period = refresh if refresh is not None else 2.0 if headless() else 0.5
+        # headless, no one sees a picture that only moved the clock: draw one only when the history, the marks or
+        # the ledger changed (live, running bars grow with the clock, so every redraw draws)
+        self.draw_unchanged = not headless()
+        self._drawn: tuple[Any, ...] | None = None  # what the picture now shown was drawn from
         self.faults: list[tuple[float, str]] = []  # (epoch seconds, label), in the order they happened
         self.redraws: list[float] = []  # epoch seconds of each redraw
         self.errors: list[str] = []  # every error a button or a redraw met, as shown in the panel
@@ -264,8 +269,11 @@ class ChaosPanel:
                                       f"(the server is down?) — {why[:160]}")
                 return False
             df, status, events, line = await asyncio.to_thread(self._read, history)
-            png = await asyncio.to_thread(_png, df, self._marks(), f"{self.handle.id}: {status}")
-            self._image.value, self._ledger.value = png, line
+            marks = self._marks()
+            drawn_from = (len(df), events, status, tuple(marks), line)
+            if self.draw_unchanged or drawn_from != self._drawn:  # a picture costs ~0.2 s of CPU
+                png = await asyncio.to_thread(_png, df, marks, f"{self.handle.id}: {status}")
+                self._image.value, self._ledger.value, self._drawn = png, line, drawn_from
             self.status = status
             worker = ""
             if self.worker is not None:
