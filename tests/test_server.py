@@ -232,12 +232,13 @@ def test_interrupting_a_kernel_keeps_every_lab_process_and_killing_it_leaves_non
         km.interrupt_kernel()  # idle kernel: JupyterLab's Interrupt button
         time.sleep(1)
         stuck = kc.execute("h = await lab.client.start_workflow(SupportAgent.run, Ticket('2', 'x'), "
-                           "id=uuid.uuid4().hex, task_queue='nobody'); await wait_result(h, timeout=60)")
-        while True:  # until the kernel has begun that cell
+                           "id=uuid.uuid4().hex, task_queue='nobody'); print('waiting'); "
+                           "await wait_result(h, timeout=60)")
+        while True:  # until the cell has started its workflow and is about to wait (a sleep here lost the race)
             msg = kc.get_iopub_msg(timeout=30)
-            if msg["msg_type"] == "execute_input" and msg["parent_header"].get("msg_id") == stuck:
+            if (msg["msg_type"] == "stream" and msg["parent_header"].get("msg_id") == stuck
+                    and "waiting" in msg["content"]["text"]):
                 break
-        time.sleep(1.5)  # the cell is now inside wait_result
         km.interrupt_kernel()  # during a wait_result
         reply = kc.get_shell_msg(timeout=30)
         assert reply["parent_header"]["msg_id"] == stuck and reply["content"]["status"] == "error"
