@@ -155,7 +155,8 @@ def browse(steps: pd.DataFrame, events: pd.DataFrame, show: Iterable[str] = ("st
         with out:  # everything inside: an error shows in the widget (a slider callback's errors are otherwise lost)
             row = steps.iloc[slider.value - 1]
             when = events.loc[events["event_id"] == row["event_id"], "time"]
-            print(f"task {row['task']} (event {row['event_id']}): " + ", ".join(f"{k}={row[k]!r}" for k in show if k in row))
+            plain = {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in show if k in row}  # 1, not np.int64(1)
+            print(f"task {row['task']} (event {row['event_id']}): " + ", ".join(f"{k}={v!r}" for k, v in plain.items()))
             print(f"  events that led here: {row['events']}")
             print(f"  commands it sent:     {row['commands'] or '-'}")
             display(timeline(events, marks={f"task {row['task']}": when.iloc[0]} if len(when) else None, max_lanes=6))
