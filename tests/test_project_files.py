@@ -86,3 +86,16 @@ def test_the_installer_pin_in_tasks_py_is_the_one_in_constraints():
     pinned = re.search(r'^UV = "uv==([^"]+)"', tasks, re.M)
     assert pinned, "tasks.py pins uv"
     assert _pins((ROOT / "constraints.txt").read_text().splitlines())["uv"] == pinned.group(1)
+
+
+def test_the_early_plugin_defers_rfc3987_syntax_and_iri_checks_still_work():
+    import sys
+
+    from jsonschema import Draft7Validator, FormatChecker
+
+    import tests.early  # noqa: F401 - loaded first by pyproject's addopts; imported here to name it
+
+    checker = Draft7Validator({"format": "iri"}, format_checker=FormatChecker())
+    assert [e.message for e in checker.iter_errors("http://a b")] == ["'http://a b' is not a 'iri'"]
+    assert not list(checker.iter_errors("http://example.org/ä"))
+    assert sys.modules["rfc3987_syntax"] is not tests.early._STAND_IN, "the first check imported the real module"
