@@ -85,8 +85,9 @@ def _run_notebook_in_lab_kernel(port: int, runtime_dir: Path, name: str, first: 
     nb = nbformat.read(Path(__file__).parent.parent / "notebooks" / name, as_version=4)
 
     async def run_all() -> list[str]:
+        # the server answers once the new kernel is ready: tornado's default 20 s was too short in a loaded cold run
         ws = await websocket_connect(HTTPRequest(f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels",
-                                                 headers=headers))
+                                                 headers=headers, connect_timeout=90, request_timeout=90))
         outputs = []
         code = [c for c in nb.cells if c.cell_type == "code"]
         for cell in code if first is None else code[:first] + code[-1:]:
