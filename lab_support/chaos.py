@@ -48,10 +48,11 @@ class ChaosPanel:
     """Buttons that break a running workflow (worker / server SIGKILL, model faults), a live timeline and a
     ledger counter. `worker`: a SubprocessWorker; `server`: a ServerProcess (the lab runs the server as its own
     process); `model`: the local `llm.Model`; `ledger`: this run's `Ledger`. Each is optional: its buttons are
-    disabled with a one-line reason. `refresh`: seconds between redraws (default 0.5; 2 in a headless run,
-    where no one watches, a redraw's 0.25 s of CPU is taken from the run, and the picture is drawn again only
-    when the history, the fault marks or the ledger changed; a redraw slower than half
-    of it is followed by an equal pause, up to 2 x refresh). Build it inside a running event loop (a notebook cell,
+    disabled with a one-line reason. `refresh`: seconds between redraws, each reading the history (default 0.5; 2 in
+    a headless run, where no one watches); the picture is drawn again only when the history, the fault marks or the
+    ledger changed, and live also every 2 s so a running step's bar grows (a picture costs ~0.2 s of CPU, taken from
+    the run it shows); a redraw slower than half of `refresh` is followed by an equal pause, up to 2 x refresh.
+    Build it inside a running event loop (a notebook cell,
     an async test): the redraw loop starts at once and stops when the workflow closes."""
 
     def __init__(self, handle: WorkflowHandle[Any, Any], *, worker: Any = None, server: Any = None,
@@ -60,12 +61,14 @@ class ChaosPanel:
 
         self.handle, self.worker, self.server, self.model, self.ledger = handle, worker, server, model, ledger
         self.period = refresh if refresh is not None else 2.0 if headless() else 0.5
-        # headless, no one sees a picture that only moved the clock: draw one only when the history, the marks or
-        # the ledger changed (live, running bars grow with the clock, so every redraw draws)
-        self.draw_unchanged = not headless()
+        # A picture costs ~0.2 s of CPU, taken from the run it shows. It is drawn when the history, the fault marks or
+        # the ledger changed; live, also every `grow_every` s, so that a running step's bar grows with the clock.
+        self.grow_every: float | None = None if headless() else 2.0
         self._drawn: tuple[Any, ...] | None = None  # what the picture now shown was drawn from
+        self._drawn_at = 0.0  # time.monotonic() of that drawing
         self.faults: list[tuple[float, str]] = []  # (epoch seconds, label), in the order they happened
-        self.redraws: list[float] = []  # epoch seconds of each redraw
+        self.redraws: list[float] = []  # epoch seconds of each redraw (each read of the history)
+        self.pictures = 0  # timelines drawn so far (a redraw draws one only when needed: see the class docstring)
         self.errors: list[str] = []  # every error a button or a redraw met, as shown in the panel
         self.status: str = "running"  # or the workflow's closing status ("completed", "failed", ...)
         self.actions: list[asyncio.Task[None]] = []  # what the button clicks started
@@ -271,9 +274,11 @@ class ChaosPanel:
             df, status, events, line = await asyncio.to_thread(self._read, history)
             marks = self._marks()
             drawn_from = (len(df), events, status, tuple(marks), line)
-            if self.draw_unchanged or drawn_from != self._drawn:  # a picture costs ~0.2 s of CPU
+            grown = self.grow_every is not None and time.monotonic() - self._drawn_at >= self.grow_every
+            if drawn_from != self._drawn or grown:
                 png = await asyncio.to_thread(_png, df, marks, f"{self.handle.id}: {status}")
                 self._image.value, self._ledger.value, self._drawn = png, line, drawn_from
+                self._drawn_at, self.pictures = time.monotonic(), self.pictures + 1
             self.status = status
             worker = ""
             if self.worker is not None:

@@ -117,3 +117,22 @@ async def test_lesson_00s_worker_runs_each_step_at_the_chosen_pace(tmp_path) -> 
     await perform(1, str(tmp_path / "l.db"), actor="t", seconds=0.7)
     assert time.monotonic() - started >= 0.7
     assert Ledger(tmp_path / "l.db").count("t") == 1
+
+
+async def test_an_unchanged_history_is_drawn_again_only_live_to_grow_the_bars(lab) -> None:
+    import asyncio
+
+    handle = await lab.client.start_workflow(  # no worker polls this queue: the history stays as it is
+        ResearchAgent.run, ResearchRequest("still"), id=f"still-{uuid.uuid4().hex[:6]}", task_queue="nobody")
+    headless_panel, live_panel = ChaosPanel(handle, refresh=0.1), ChaosPanel(handle, refresh=0.1)
+    live_panel.grow_every = 0.4  # what a live panel does every 2 s
+    try:
+        assert headless_panel.grow_every is None, "the test command runs headless"
+        deadline = time.monotonic() + 20
+        while live_panel.pictures < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert live_panel.pictures >= 3, f"live, the picture is drawn again as the clock moves: {live_panel.pictures}"
+        assert len(headless_panel.redraws) >= 3 and headless_panel.pictures == 1, "headless: read often, drawn once"
+    finally:
+        headless_panel.stop(), live_panel.stop()
+        await handle.terminate(reason="test over")
