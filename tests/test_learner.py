@@ -62,12 +62,21 @@ def run(kc, code: str, timeout: float = 60) -> tuple[dict, list[dict]]:
 
 
 def text_of(outputs: list[dict]) -> str:
-    parts = []
+    """The outputs as text; stream chunks joined as they were printed (the kernel may split one print in two)."""
+    parts: list[str] = []
+    joining = False  # the last part is a stream chunk that did not end its line
     for out in outputs:
-        parts.append(out.get("text", ""))
+        if "text" in out:
+            if joining:
+                parts[-1] += out["text"]
+            else:
+                parts.append(out["text"])
+            joining = not out["text"].endswith("\n")
+            continue
         data = out.get("data", {})
         parts.append(str(data.get("text/markdown", data.get("text/plain", ""))))
         parts.extend(out.get("traceback", []))
+        joining = False
     return ANSI.sub("", "\n".join(parts))
 
 
