@@ -52,8 +52,8 @@ class ChaosPanel:
     a headless run, where no one watches); the picture is drawn again only when the history, the fault marks or the
     ledger changed, and live also every 2 s so a running step's bar grows (a picture costs ~0.2 s of CPU, taken from
     the run it shows); a redraw slower than half of `refresh` is followed by an equal pause, up to 2 x refresh.
-    Build it inside a running event loop (a notebook cell,
-    an async test): the redraw loop starts at once and stops when the workflow closes."""
+    Build it inside a running event loop (a notebook cell, an async test): the redraw loop starts at once and stops
+    when the workflow closes."""
 
     def __init__(self, handle: WorkflowHandle[Any, Any], *, worker: Any = None, server: Any = None,
                  model: Any = None, ledger: Any = None, refresh: float | None = None) -> None:

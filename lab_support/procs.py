@@ -116,5 +116,4 @@ def _tether(log: str, args: list[str], parent: int | None = None) -> int:
 
 if __name__ == "__main__":
     # python -m lab_support.procs LOGFILE --parent=PID command args...  (tethered_command builds it)
-    marker = sys.argv[2]  # "--parent=PID" (or "--" from older callers)
-    sys.exit(_tether(sys.argv[1], sys.argv[3:], int(marker.split("=", 1)[1]) if marker.startswith("--parent=") else None))
+    sys.exit(_tether(sys.argv[1], sys.argv[3:], int(sys.argv[2].removeprefix("--parent="))))

@@ -226,7 +226,7 @@ def test_interrupting_a_kernel_keeps_every_lab_process_and_killing_it_leaves_non
         assert started["status"] == "ok", started
         kernel = psutil.Process(km.provisioner.process.pid)
         children = kernel.children(recursive=True)
-        names = " ".join(" ".join(c.cmdline()) for c in children)
+        names = " ".join(command_line(c) for c in children)
         assert "start-dev" in names and "temporal-test-server" in names and "labs.replay.worker" in names
 
         km.interrupt_kernel()  # idle kernel: JupyterLab's Interrupt button
