@@ -453,8 +453,10 @@ async def _nth_activity(handle: WorkflowHandle[Any, Any], nth: int) -> tuple[str
 
 
 async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collection[str] | None = None,
-                       timeout: float = 30.0, nth: int | None = None, grace: float = 10.0) -> str:
-    """Wait until a worker is executing an activity of the workflow (of a type in `activity`, or its `nth` scheduled one).
+                       timeout: float = 30.0, nth: int | None = None, grace: float = 10.0,
+                       heartbeat: bool = False) -> str:
+    """Wait until the server has handed an activity of the workflow (of a type in `activity`, or its `nth` scheduled
+    one) to a worker; with `heartbeat`, until that worker's first heartbeat reached the server.
 
     Returns the activity type; TimeoutError says what the workflow waits for instead; LabError if the server is
     silent for `grace` s."""
@@ -476,7 +478,10 @@ async def wait_running(handle: WorkflowHandle[Any, Any], activity: str | Collect
                 for pending in (await handle.describe()).raw_description.pending_activities:
                     if (pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
                             and (not wanted or pending.activity_type.name in wanted)
-                            and (nth_id is None or pending.activity_id == nth_id)):
+                            and (nth_id is None or pending.activity_id == nth_id)
+                            # "Started" is written before the task is sent: a crash of the server in between
+                            # loses the task, and the attempt runs only after its start-to-close timeout.
+                            and (not heartbeat or pending.HasField("last_heartbeat_time"))):
                         return pending.activity_type.name
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND:

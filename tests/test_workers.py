@@ -145,6 +145,25 @@ async def test_wait_running_waits_for_the_nth_activity_and_refuses_a_finished_on
         await wait_result(handle)
 
 
+async def test_wait_running_with_heartbeat_waits_for_the_workers_first_heartbeat(lab, tmp_path):
+    from lab_support.ledger import Ledger
+    from labs.cancellation.workflows import CrawlAgent, Job
+
+    ledger = Ledger(tmp_path / "l.db")
+    async with KernelWorker(lab, "labs.cancellation.worker", ledger=str(ledger.path)) as worker:
+        silent, beating = [await lab.client.start_workflow(
+            CrawlAgent.run, Job("hb", steps=1, heartbeats=beats), id=f"hb-{uuid.uuid4().hex[:6]}",
+            task_queue=worker.task_queue) for beats in (False, True)]
+        assert await wait_running(silent, nth=1) == "crawl_silently"  # handed out to the worker ...
+        with pytest.raises(TimeoutError):                               # ... but it never heartbeats
+            await wait_running(silent, nth=1, heartbeat=True, timeout=1)
+        assert await wait_running(beating, nth=1, heartbeat=True) == "crawl"
+        [pending] = (await beating.describe()).raw_description.pending_activities
+        assert pending.HasField("last_heartbeat_time")
+        await wait_result(silent)
+        await wait_result(beating)
+
+
 def test_subprocess_worker_that_cannot_start_says_where_to_look(lab):
     with pytest.raises(LabError, match="exited while starting: .*No module named 'labs.no_such_module'") as err:
         SubprocessWorker(lab, "labs.no_such_module.worker").start(timeout=10)
