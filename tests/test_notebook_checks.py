@@ -35,11 +35,12 @@ def test_stderr_and_a_silent_tagged_cell_fail_the_run_a_clean_notebook_passes(tm
                           "-o", "addopts=", "-o", "testpaths=.", str(tmp_path)],
                          cwd=tmp_path, capture_output=True, text=True, timeout=170)
     out = run.stdout
-    assert run.returncode == 1, out
-    assert "FAILED a_stderr.ipynb" in out and "wrote to stderr" in out
-    assert "FAILED b_tagged_quiet.ipynb" in out and "tagged raises-exception but raised nothing" in out
-    assert "FAILED c_noise.ipynb" in out and "log noise" in out
-    assert "PASSED d_clean.ipynb" in out
+    shown = f"the child run printed:\n{out[-6000:]}"  # its end: the failures' reasons, then the summary
+    assert run.returncode == 1, shown
+    assert "FAILED a_stderr.ipynb" in out and "wrote to stderr" in out, shown
+    assert "FAILED b_tagged_quiet.ipynb" in out and "tagged raises-exception but raised nothing" in out, shown
+    assert "FAILED c_noise.ipynb" in out and "log noise" in out, shown
+    assert "PASSED d_clean.ipynb" in out, shown
     kept = tmp_path / "_build" / "book" / "executed"
     assert sorted(p.name for p in kept.glob("*.ipynb")) == ["a_stderr.ipynb", "b_tagged_quiet.ipynb",
                                                             "c_noise.ipynb", "d_clean.ipynb"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import subprocess
@@ -162,6 +163,29 @@ async def test_wait_running_with_heartbeat_waits_for_the_workers_first_heartbeat
         assert pending.HasField("last_heartbeat_time")
         await wait_result(silent)
         await wait_result(beating)
+
+
+async def test_both_kinds_of_worker_stamp_a_build_id_hashed_from_the_lab_package(lab, tmp_path):
+    import hashlib
+    from pathlib import Path
+
+    import labs.why_durable
+    from labs.why_durable.workflows import ResearchAgent, ResearchRequest
+
+    sources = sorted(Path(labs.why_durable.__file__).parent.glob("*.py"))
+    expected = "why_durable-" + hashlib.md5(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
+    config = dict(ledger=str(tmp_path / "l.db"), step_seconds=0.01)
+    for worker in (await KernelWorker(lab, "labs.why_durable.worker", **config).start(),
+                   SubprocessWorker(lab, "labs.why_durable.worker", **config).start()):
+        handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("b"), id=f"b-{uuid.uuid4().hex[:6]}",
+                                                 task_queue=worker.task_queue)
+        await wait_result(handle)
+        stamped = {e.workflow_task_completed_event_attributes.worker_version.build_id
+                   async for e in handle.fetch_history_events() if e.HasField("workflow_task_completed_event_attributes")}
+        assert stamped == {expected}, type(worker).__name__
+        stopped = worker.stop()
+        if inspect.isawaitable(stopped):
+            await stopped
 
 
 def test_subprocess_worker_that_cannot_start_says_where_to_look(lab):
