@@ -46,17 +46,22 @@ def _options(module: str, config: dict[str, Any]) -> dict[str, Any]:
     return _with_build_id(importlib.import_module(module).worker_options, config)
 
 
+def build_id(path: str | Path) -> str:
+    """A worker build id for code in `path`'s folder: the folder's name and a hash of its .py files (str). Pass it as
+    Worker(build_id=...): the SDK's default hashes the bytecode of every loaded module, 0.26 s of CPU in a kernel with
+    pandas and matplotlib loaded (temporalio/worker/_worker.py, load_default_build_id)."""
+    folder = Path(path).parent
+    digest = hashlib.md5(usedforsecurity=False)
+    for source in sorted(folder.glob("*.py")):
+        digest.update(source.read_bytes())
+    return f"{folder.name}-{digest.hexdigest()[:12]}"
+
+
 def _with_build_id(worker_options: Callable[..., dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
-    """worker_options(**config), with a build id hashed from the source files of its package unless it sets one or a
-    deployment: the SDK's default hashes the bytecode of every loaded module, 0.26 s of CPU in a kernel with pandas
-    and matplotlib loaded (temporalio/worker/_worker.py, load_default_build_id)."""
+    """worker_options(**config), with the build id of its lab package unless it sets one or a deployment."""
     options = worker_options(**config)
     if not {"build_id", "deployment_config"} & options.keys():
-        package = Path(inspect.getfile(worker_options)).parent
-        digest = hashlib.md5(usedforsecurity=False)
-        for source in sorted(package.glob("*.py")):
-            digest.update(source.read_bytes())
-        options["build_id"] = f"{package.name}-{digest.hexdigest()[:12]}"
+        options["build_id"] = build_id(inspect.getfile(worker_options))
     return options
 
 

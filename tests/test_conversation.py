@@ -16,7 +16,7 @@ from lab_support.exercises import check
 from lab_support.history import fetch_history, fetch_runs, to_frame
 from lab_support.llm import start_model
 from lab_support.server import start_dev_server
-from lab_support.workers import SubprocessWorker, wait_running
+from lab_support.workers import SubprocessWorker, build_id, wait_running
 from labs.conversation.activities import TOKENS, activities
 from labs.conversation.budget import LIMIT_BYTES, LIMITS, long_session, turn_bytes
 from labs.conversation.privacy import CodecServer, EncryptionCodec, database_contains, encrypted_converter, post
@@ -35,7 +35,7 @@ def model():
 
 
 def _worker(client, model, task_queue):
-    return Worker(client, task_queue=task_queue, workflows=[ChatSession],
+    return Worker(client, task_queue=task_queue, build_id=build_id(__file__), workflows=[ChatSession],
                   activities=activities(model.base_url, model.name, True), **THROTTLE)
 
 

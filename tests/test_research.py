@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 
 from lab_support.llm import start_model
 from lab_support.server import LabError, setup
-from lab_support.workers import wait_result
+from lab_support.workers import build_id, wait_result
 from labs.research.activities import Hit, ResearchActivities, RetrieveInput, published
 from labs.research.corpus import DOCS, PDF_IDS, build_corpus, read_document
 from labs.research.demo import QUESTIONS, ensure_search_attributes, open_desk, script_model, wait_status
@@ -133,7 +133,8 @@ async def test_retrieve_is_idempotent_in_the_vector_store(desk):
 
 async def _run(lab, desk, request: ResearchRequest, **worker_extra):
     task_queue = f"research-{uuid.uuid4().hex[:8]}"
-    async with Worker(lab.client, task_queue=task_queue, **worker_options(**desk.worker_config(**worker_extra))):
+    async with Worker(lab.client, task_queue=task_queue, build_id=build_id(__file__),
+                      **worker_options(**desk.worker_config(**worker_extra))):
         handle = await lab.client.start_workflow(Planner.run, request, id=f"research-{uuid.uuid4().hex[:8]}",
                                                  task_queue=task_queue)
         yield handle
@@ -294,7 +295,8 @@ async def test_an_executor_revision_reuses_its_sources_and_passes_the_feedback(l
     passages = [Passage("idempotency#0", "idempotency", "An idempotency key ...", 0.2),
                 Passage("idempotency#1", "idempotency", "A unique constraint ...", 0.3)]
     task_queue = f"research-{uuid.uuid4().hex[:8]}"
-    async with Worker(lab.client, task_queue=task_queue, **worker_options(**desk.worker_config())):
+    async with Worker(lab.client, task_queue=task_queue, build_id=build_id(__file__),
+                      **worker_options(**desk.worker_config())):
         handle = await lab.client.start_workflow(
             Executor.run, Task(QUESTIONS[2], 0.1, feedback="Cite the second source.", passages=passages),
             id=f"executor-{uuid.uuid4().hex[:8]}", task_queue=task_queue)
@@ -316,7 +318,7 @@ async def test_the_validator_flags_empty_long_and_uncited_findings(lab, desk):
                 Finding("long", "x" * (MAX_FINDING_CHARS + 1) + " [1]", ["a#0"], p),
                 Finding("invented", "See [7].", ["?7"], p)]
     task_queue = f"research-{uuid.uuid4().hex[:8]}"
-    async with Worker(lab.client, task_queue=task_queue, workflows=[Validator]):
+    async with Worker(lab.client, task_queue=task_queue, build_id=build_id(__file__), workflows=[Validator]):
         verdicts = await lab.client.execute_workflow(Validator.run, findings, id=f"validator-{uuid.uuid4().hex[:8]}",
                                                      task_queue=task_queue)
     assert [v.ok for v in verdicts] == [True, False, False, False]

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from lab_support import server
 from lab_support.procs import free_port
 from lab_support.server import LabError, connect, setup, start_dev_server
+from lab_support.workers import build_id
 
 from .conftest import command_line, python_child
 
@@ -87,7 +88,8 @@ async def test_dynamic_config_reaches_the_server():
               "limit.historyCount.suggestContinueAsNew": 20}
     lab = await start_dev_server(ui=False, dynamic_config=limits)
     try:
-        async with Worker(lab.client, task_queue="dc", workflows=[Chatty], activities=[noop]):
+        async with Worker(lab.client, task_queue="dc", build_id=build_id(__file__),
+                          workflows=[Chatty], activities=[noop]):
             handle = await lab.client.start_workflow(Chatty.run, id="dc", task_queue="dc")
             with pytest.raises(WorkflowFailureError):
                 await asyncio.wait_for(handle.result(), 20)
@@ -99,7 +101,7 @@ async def test_dynamic_config_reaches_the_server():
 async def test_time_skipping_runs_a_week_in_seconds():
     lab = await setup(time_skipping=True)
     try:
-        async with Worker(lab.client, task_queue="ts", workflows=[WeekLong]):
+        async with Worker(lab.client, task_queue="ts", build_id=build_id(__file__), workflows=[WeekLong]):
             started = time.monotonic()
             assert await lab.client.execute_workflow(WeekLong.run, id="week", task_queue="ts") == "a week later"
             assert time.monotonic() - started < 10

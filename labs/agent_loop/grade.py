@@ -14,7 +14,7 @@ from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
 from lab_support.ledger import Ledger
 from lab_support.llm import start_model
-from lab_support.workers import WorkflowTaskFailed, wait_result
+from lab_support.workers import WorkflowTaskFailed, build_id, wait_result
 
 from .activities import AgentActivities
 from .workflows import Question
@@ -36,7 +36,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     acts = AgentActivities(model.base_url, model.name, True, str(ledger.path))
     task_queue = f"check-loop-{uuid.uuid4().hex[:8]}"
     try:
-        async with Worker(client, task_queue=task_queue, workflows=[module.ExerciseLoop],
+        async with Worker(client, task_queue=task_queue, build_id=build_id(__file__), workflows=[module.ExerciseLoop],
                           activities=[acts.call_model, acts.search_web, acts.read_page]):
             handle = await client.start_workflow(module.ExerciseLoop.run, Question("check", max_turns=5),
                                                  id=f"check-loop-{uuid.uuid4().hex[:8]}", task_queue=task_queue)

@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from lab_support.exercises import Verdict, not_attempted, not_yet, passed
 from lab_support.history import to_frame
-from lab_support.workers import wait_result
+from lab_support.workers import build_id, wait_result
 
 HINTS = [
     "In the handler: `self.budget = amount` then `return self.budget`.",
@@ -28,7 +28,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     """Send 500, -5 and 50,000 as updates, query, approve; judge answers and the history."""
     wf = module.BudgetApproval
     task_queue = f"check-approval-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=task_queue, workflows=[wf]):
+    async with Worker(client, task_queue=task_queue, build_id=build_id(__file__), workflows=[wf]):
         handle = await client.start_workflow(wf.run, id=f"check-budget-{uuid.uuid4().hex[:8]}", task_queue=task_queue)
         try:
             try:

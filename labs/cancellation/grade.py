@@ -13,7 +13,7 @@ from temporalio.worker import Worker
 from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
 from lab_support.ledger import Ledger
-from lab_support.workers import WorkflowTaskFailed, wait_result, wait_running
+from lab_support.workers import WorkflowTaskFailed, build_id, wait_result, wait_running
 
 from .activities import CrawlTools
 from .workflows import Job
@@ -30,7 +30,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     ledger = Ledger(Path(tempfile.mkdtemp()) / "ledger.db")
     tools = CrawlTools(str(ledger.path))
     task_queue = f"check-cancel-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=task_queue, workflows=[module.TidyAgent],
+    async with Worker(client, task_queue=task_queue, build_id=build_id(__file__), workflows=[module.TidyAgent],
                       activities=[tools.crawl, tools.release_resources]):
         handle = await client.start_workflow(module.TidyAgent.run, Job("check"), id=f"check-tidy-{uuid.uuid4().hex[:8]}",
                                              task_queue=task_queue)

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 
 from lab_support.exercises import NotAttempted, Verdict, not_attempted, not_yet, passed
 from lab_support.llm import start_model
+from lab_support.workers import build_id
 
 from .activities import TOKENS, activities
 from .session import break_stream, say
@@ -49,7 +50,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     task_queue = f"check-conversation-{uuid.uuid4().hex[:8]}"
     session = Session(f"check-chat-{uuid.uuid4().hex[:8]}", stream=True)
     try:
-        async with Worker(client, task_queue=task_queue, workflows=[ChatSession],
+        async with Worker(client, task_queue=task_queue, build_id=build_id(__file__), workflows=[ChatSession],
                           activities=activities(model.base_url, model.name, True),
                           max_heartbeat_throttle_interval=timedelta(milliseconds=300)):
             replies = [await say(client, session, "My chain skips.", task_queue),

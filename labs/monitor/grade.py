@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import fetch_runs
 from lab_support.server import start_dev_server
-from lab_support.workers import WorkflowTaskFailed, wait_result
+from lab_support.workers import WorkflowTaskFailed, build_id, wait_result
 
 LIMITS = {
     "limit.historyCount.error": 300, "limit.historyCount.warn": 100,
@@ -33,7 +33,8 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     try:
         task_queue = f"check-monitor-{uuid.uuid4().hex[:8]}"
         workflow_id = f"check-inbox-{uuid.uuid4().hex[:8]}"
-        async with Worker(lab.client, task_queue=task_queue, workflows=[module.InboxAgent]):
+        async with Worker(lab.client, task_queue=task_queue, build_id=build_id(__file__),
+                          workflows=[module.InboxAgent]):
             handle = await lab.client.start_workflow(module.InboxAgent.run, module.Inbox(target=MESSAGES),
                                                      id=workflow_id, task_queue=task_queue)
             for i in range(MESSAGES):

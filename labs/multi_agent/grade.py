@@ -12,7 +12,7 @@ from temporalio.worker import Worker
 
 from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
-from lab_support.workers import WorkflowTaskFailed, wait_result
+from lab_support.workers import WorkflowTaskFailed, build_id, wait_result
 
 from .activities import TeamTools
 from .workflows import Executor
@@ -30,7 +30,8 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     """Run TeamLead over three tasks; read results and the child events of its history."""
     tools = TeamTools(str(Path(tempfile.mkdtemp()) / "ledger.db"), task_seconds=0.3)
     task_queue = f"check-team-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=task_queue, workflows=[module.TeamLead, Executor], activities=[tools.do_task]):
+    async with Worker(client, task_queue=task_queue, build_id=build_id(__file__),
+                      workflows=[module.TeamLead, Executor], activities=[tools.do_task]):
         handle = await client.start_workflow(module.TeamLead.run, TASKS, id=f"check-team-{uuid.uuid4().hex[:8]}",
                                              task_queue=task_queue)
         try:

@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 from lab_support.exercises import NotAttempted, Verdict, not_attempted, not_yet, passed
 from lab_support.ledger import Ledger
 from lab_support.llm import start_model
-from lab_support.workers import wait_result
+from lab_support.workers import build_id, wait_result
 
 from .activities import OperateActivities, price_v2
 from .demo import start_agent
@@ -45,7 +45,8 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
 
     def worker(version: str) -> Worker:
         acts = OperateActivities(model.base_url, model.name, True, str(ledger.path), tool_version=version)
-        return Worker(client, task_queue=task_queue, workflows=[OperateAgent], activities=[acts.call_model, acts.price])
+        return Worker(client, task_queue=task_queue, build_id=build_id(__file__),
+                      workflows=[OperateAgent], activities=[acts.call_model, acts.price])
 
     try:
         async with worker("v1"):

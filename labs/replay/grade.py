@@ -11,7 +11,7 @@ from temporalio.worker import Replayer, Worker
 
 from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
-from lab_support.workers import WorkflowTaskFailed, wait_result
+from lab_support.workers import WorkflowTaskFailed, build_id, wait_result
 
 from .activities import Ticket, classify
 
@@ -29,7 +29,8 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     """Run `module.TriageAgent` for one ticket and judge the history it leaves."""
     task_queue = f"check-replay-{uuid.uuid4().hex[:8]}"
     agent = module.TriageAgent
-    async with Worker(client, task_queue=task_queue, workflows=[agent], activities=[classify]):
+    async with Worker(client, task_queue=task_queue, build_id=build_id(__file__),
+                      workflows=[agent], activities=[classify]):
         handle = await client.start_workflow(
             agent.run, TICKET, id=f"check-triage-{uuid.uuid4().hex[:8]}", task_queue=task_queue,
             execution_timeout=timedelta(seconds=30),

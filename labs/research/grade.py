@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.llm import start_model
-from lab_support.workers import WorkflowTaskFailed, wait_result
+from lab_support.workers import WorkflowTaskFailed, build_id, wait_result
 
 from .activities import published
 from .demo import QUESTIONS, open_desk, script_model
@@ -37,7 +37,7 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     try:
         options = worker_options(**desk.worker_config(fail_announce=True, flaky_retrieve=1))
         options["workflows"] = [module.ResearchOne]
-        async with Worker(client, task_queue=task_queue, **options):
+        async with Worker(client, task_queue=task_queue, build_id=build_id(__file__), **options):
             handle = await client.start_workflow(module.ResearchOne.run, OneQuestion(QUESTIONS[1], 0.1),
                                                  id=f"check-research-{uuid.uuid4().hex[:8]}", task_queue=task_queue)
             try:

@@ -12,7 +12,7 @@ from temporalio.worker import Replayer, Worker
 from lab_support.history import save_history
 from lab_support.llm import start_model
 from lab_support.server import start_dev_server
-from lab_support.workers import wait_result
+from lab_support.workers import build_id, wait_result
 
 from .demo import HISTORIES, ensure_search_attributes, open_desk, script_model, wait_status
 from .v1 import ExecutorUnpatched, ExecutorV1
@@ -51,7 +51,7 @@ async def record(client: Client, folder: Path = HISTORIES) -> None:
     await ensure_search_attributes(client)
     try:
         options = worker_options(**desk.worker_config())
-        async with Worker(client, task_queue="research-golden", **options):
+        async with Worker(client, task_queue="research-golden", build_id=build_id(__file__), **options):
             handle = await client.start_workflow(Planner.run, ResearchRequest("durable agents", time_scale=0.1),
                                                  id=IDS["planner"], task_queue="research-golden")
             await wait_status(handle, "awaiting review")
@@ -62,7 +62,7 @@ async def record(client: Client, folder: Path = HISTORIES) -> None:
             save_history(await handle.fetch_history(), folder / GOLDEN["planner"])
             save_history(await client.get_workflow_handle(f"{handle.id}-q1").fetch_history(), folder / GOLDEN["executor"])
         options["workflows"] = [ExecutorV1]
-        async with Worker(client, task_queue="research-golden-v1", **options):
+        async with Worker(client, task_queue="research-golden-v1", build_id=build_id(__file__), **options):
             handle = await client.start_workflow(ExecutorV1.run, Task("How does a workflow continue after a crash?", 0.1),
                                                  id=IDS["executor_v1"], task_queue="research-golden-v1")
             await wait_result(handle)

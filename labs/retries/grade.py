@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from lab_support.exercises import NotAttempted, Verdict, not_attempted, not_yet, passed
 from lab_support.ledger import Ledger
 from lab_support.llm import start_model
-from lab_support.workers import wait_result
+from lab_support.workers import build_id, wait_result
 
 from .activities import Tools
 from .workflows import Ask, AskModel, Policy
@@ -47,7 +47,8 @@ async def _run(client: Client, module: ModuleType, policy: Policy, script) -> tu
     tools = Tools(model.base_url, model.name, True, str(ledger.path), classify=module.classify)
     started = time.monotonic()
     try:
-        async with Worker(client, task_queue=task_queue, workflows=[AskModel], activities=[tools.ask_model]):
+        async with Worker(client, task_queue=task_queue, build_id=build_id(__file__),
+                          workflows=[AskModel], activities=[tools.ask_model]):
             handle = await client.start_workflow(AskModel.run, Ask("check", policy), id=f"check-ask-{uuid.uuid4().hex[:8]}",
                                                  task_queue=task_queue)
             try:

@@ -12,7 +12,7 @@ from temporalio.worker import Worker
 
 from lab_support.exercises import Verdict, not_yet, passed, stuck_verdict
 from lab_support.ledger import Ledger
-from lab_support.workers import WorkflowTaskFailed, wait_result
+from lab_support.workers import WorkflowTaskFailed, build_id, wait_result
 
 from .activities import Trip, TripTools, net_effects
 
@@ -30,7 +30,8 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     t = TripTools(str(ledger.path))
     task_queue = f"check-saga-{uuid.uuid4().hex[:8]}"
     acts = [t.book_flight, t.book_hotel, t.charge_card, t.cancel_flight, t.cancel_hotel, t.refund_card]
-    async with Worker(client, task_queue=task_queue, workflows=[module.BookTripSaga], activities=acts):
+    async with Worker(client, task_queue=task_queue, build_id=build_id(__file__),
+                      workflows=[module.BookTripSaga], activities=acts):
         async def book(trip: Trip):
             handle = await client.start_workflow(module.BookTripSaga.run, trip, id=f"check-saga-{uuid.uuid4().hex[:8]}",
                                                  task_queue=task_queue)

@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 from lab_support.exercises import NotAttempted, Verdict, not_attempted, not_yet, passed, stuck_verdict
 from lab_support.history import to_frame
 from lab_support.server import Lab, start_dev_server
-from lab_support.workers import WorkflowTaskFailed, wait_result
+from lab_support.workers import WorkflowTaskFailed, build_id, wait_result
 
 from .activities import DigestTools
 from .schedules import wait_actions
@@ -106,7 +106,8 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
     tools = DigestTools(str(Path(tempfile.mkdtemp()) / "ledger.db"))
     try:
         task_queue = f"check-timers-{uuid.uuid4().hex[:8]}"
-        async with Worker(lab.client, task_queue=task_queue, workflows=[module.FollowUp, DigestRun],
+        async with Worker(lab.client, task_queue=task_queue, build_id=build_id(__file__),
+                          workflows=[module.FollowUp, DigestRun],
                           activities=[tools.send_reminder, tools.write_digest]):
             verdict = await _follow_up(lab, module, task_queue)
             if verdict is not None:

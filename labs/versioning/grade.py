@@ -10,7 +10,7 @@ from temporalio.worker import Replayer, Worker
 
 from lab_support.exercises import NotAttempted, Verdict, not_attempted, not_yet, passed, stuck_verdict
 from lab_support.history import load_history, to_frame
-from lab_support.workers import WorkflowTaskFailed, wait_result
+from lab_support.workers import WorkflowTaskFailed, build_id, wait_result
 
 from .activities import ACTIVITIES
 from .common import Topic
@@ -34,7 +34,8 @@ async def grade(client: Client, module: ModuleType) -> Verdict:
             return not_attempted("versioning")
         return not_yet(f"A v1 run no longer replays with your code: {str(failure)[:200]}", HINTS[1])
     task_queue = f"check-versioning-{uuid.uuid4().hex[:8]}"
-    async with Worker(client, task_queue=task_queue, workflows=[module.ResearchPipeline], activities=list(ACTIVITIES)):
+    async with Worker(client, task_queue=task_queue, build_id=build_id(__file__),
+                      workflows=[module.ResearchPipeline], activities=list(ACTIVITIES)):
         handle = await client.start_workflow(module.ResearchPipeline.run, Topic("check"),
                                              id=f"check-pipeline-{uuid.uuid4().hex[:8]}", task_queue=task_queue)
         try:
