@@ -431,10 +431,9 @@ def main(options: Callable[..., dict[str, Any]]) -> None:
     os._exit(0)  # avoids the SDK's occasional abort at interpreter exit
 
 
-# Workflow task failures that are part of normal operation, not bad workflow code: a signal that arrived while
-# the task completed (the server asks for a new task, e.g. during continue-as-new), a sticky queue reset.
-# not a bug in the workflow: a signal raced a command (continue-as-new), a sticky queue was reset, or the run was
-# reset (`rerun_from`: the new run's history ends its copied part with a WorkflowTaskFailed, cause RESET_WORKFLOW)
+# Workflow task failures that are part of normal operation, not bad workflow code: a signal raced a command (the
+# server asks for a new task, e.g. during continue-as-new), a sticky queue was reset, or the run was reset
+# (`rerun_from`: the new run's history ends its copied part with a WorkflowTaskFailed, cause RESET_WORKFLOW)
 _ROUTINE_TASK_FAILURES = {"WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND", "WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE",
                           "WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW"}
 
