@@ -6,7 +6,9 @@ cell and nowhere else) and kept, executed, for the book (`python3 tasks.py book`
 from __future__ import annotations
 
 import os
+import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -86,16 +88,29 @@ def _not_sent(*args: Any, **kwargs: Any) -> None:
     reads those outputs back, so they are not sent; the executed notebook keeps them (nbclient's widget_state)."""
 
 
+def ipc_sockets(km: Any) -> Any:
+    """Put a jupyter_client kernel manager on IPC sockets (files in the temp folder) instead of TCP ports; returns it.
+
+    On TCP, jupyter_client picks five free ports and the kernel binds them seconds later, once it has imported
+    ipykernel; on a busy machine another process took one in between ("Address already in use": the kernel died
+    before replying to kernel_info; seen twice in 6-worker runs). Files have no such race."""
+    km.transport = "ipc"
+    km.ip = os.path.join(tempfile.gettempdir(), f"lab-kernel-{uuid.uuid4().hex[:12]}")  # + "-1" ... "-5"
+    return km
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """Around nbmake's run of a notebook: keep the executed notebook, then check its outputs."""
     if not getattr(item, "nbmake", False):
         return (yield)
+    from nbclient import NotebookClient
     from nbclient.output_widget import OutputWidget
     from nbmake import pytest_items
 
     runs: list[Any] = []
     original = pytest_items.NotebookRun.execute
+    create_kernel_manager = NotebookClient.create_kernel_manager
 
     def execute(run: Any) -> Any:
         result = original(run)
@@ -105,7 +120,9 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     started, passed = time.time(), False
     try:
         with mock.patch.object(pytest_items.NotebookRun, "execute", execute), \
-                mock.patch.object(OutputWidget, "_publish_msg", _not_sent):
+                mock.patch.object(OutputWidget, "_publish_msg", _not_sent), \
+                mock.patch.object(NotebookClient, "create_kernel_manager",
+                                  lambda client: ipc_sockets(create_kernel_manager(client))):
             outcome = yield
         problems = output_problems(runs[0].nb)
         if problems:

@@ -26,12 +26,18 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
     """A live kernel (no LAB_HEADLESS) in this repository: (kernel manager, blocking client)."""
-    from jupyter_client.manager import start_new_kernel
+    from jupyter_client import KernelManager
+
+    from conftest import ipc_sockets  # the root conftest: no TCP port race on a busy machine
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "LAB_HEADLESS"))}
     env.update(PYTHONPATH=str(ROOT), LAB_STATE_DIR=str(tmp_path_factory.mktemp("state")))
-    km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(ROOT))
+    km = ipc_sockets(KernelManager(kernel_name="python3"))
+    km.start_kernel(env=env, cwd=str(ROOT))
+    kc = km.client()
+    kc.start_channels()
     try:
+        kc.wait_for_ready(timeout=60)
         yield km, kc
     finally:
         kc.stop_channels()

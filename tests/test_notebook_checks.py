@@ -30,7 +30,8 @@ def test_stderr_and_a_silent_tagged_cell_fail_the_run_a_clean_notebook_passes(tm
     _notebook(tmp_path, "a_stderr.ipynb", ("import sys; print('oops', file=sys.stderr)", []))
     _notebook(tmp_path, "b_tagged_quiet.ipynb", ("x = 1", ["raises-exception"]))
     _notebook(tmp_path, "c_noise.ipynb", ("print('2026-01-01T00:00:00Z WARN temporalio_sdk_core: x')", []))
-    _notebook(tmp_path, "d_clean.ipynb", ("print('hello')", []), ("1 / 0", ["raises-exception"]))
+    _notebook(tmp_path, "d_clean.ipynb", ("print('hello')", []), ("1 / 0", ["raises-exception"]),
+              ("from ipykernel.kernelapp import IPKernelApp\nprint(IPKernelApp.instance().transport)", []))
     run = subprocess.run([sys.executable, "-m", "pytest", "--nbmake", "-p", "no:cacheprovider", "-q", "-rA",
                           "-o", "addopts=", "-o", "testpaths=.", str(tmp_path)],
                          cwd=tmp_path, capture_output=True, text=True, timeout=170)
@@ -46,4 +47,5 @@ def test_stderr_and_a_silent_tagged_cell_fail_the_run_a_clean_notebook_passes(tm
                                                             "c_noise.ipynb", "d_clean.ipynb"]
     clean = nbformat.read(str(kept / "d_clean.ipynb"), as_version=4)
     assert clean.metadata["lab_book"]["passed"] is True and clean.cells[0].outputs[0].text == "hello\n"
+    assert clean.cells[2].outputs[0].text == "ipc\n", "the kernel talks over IPC files, not TCP ports that can be taken"
     assert nbformat.read(str(kept / "a_stderr.ipynb"), as_version=4).metadata["lab_book"]["passed"] is False

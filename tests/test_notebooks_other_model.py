@@ -26,6 +26,13 @@ def _first_sections(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+class _Client(NotebookClient):
+    def create_kernel_manager(self):
+        from conftest import ipc_sockets  # the root conftest: no TCP port race on a busy machine
+
+        return ipc_sockets(super().create_kernel_manager())
+
+
 @pytest.mark.long(15)  # seconds in a full run: started early (conftest.py)
 def test_agent_loop_notebook_against_a_second_compatible_server():
     with LLMockServer(host="127.0.0.1") as other:  # unscripted: it calls an offered tool, then answers
@@ -33,8 +40,8 @@ def test_agent_loop_notebook_against_a_second_compatible_server():
         old = dict(os.environ)
         os.environ.update(OPENAI_BASE_URL=other.base_url("openai"), OPENAI_API_KEY="key-for-the-other-server")
         try:
-            NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                           resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+            _Client(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                    resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
         finally:
             os.environ.clear()
             os.environ.update(old)

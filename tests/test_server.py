@@ -199,10 +199,12 @@ def _run_cell(kc, code: str, timeout: float = 60) -> dict:
 def test_interrupting_a_kernel_keeps_every_lab_process_and_killing_it_leaves_none(tmp_path):
     from jupyter_client import KernelManager
 
+    from conftest import ipc_sockets  # the root conftest: no TCP port race on a busy machine
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "OPENAI_", "LAB_MODEL"))}
     (tmp_path / "tmp").mkdir()
     env.update(LAB_STATE_DIR=str(tmp_path / "state"), TMPDIR=str(tmp_path / "tmp"))
-    km = KernelManager(kernel_name="python3")
+    km = ipc_sockets(KernelManager(kernel_name="python3"))
     km.start_kernel(env=env, cwd=str(Path(__file__).parent.parent))
     kc = km.client()
     kc.start_channels()
