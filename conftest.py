@@ -93,7 +93,7 @@ def ipc_sockets(km: Any) -> Any:
 
     On TCP, jupyter_client picks five free ports and the kernel binds them seconds later, once it has imported
     ipykernel; on a busy machine another process took one in between ("Address already in use": the kernel died
-    before replying to kernel_info; seen twice in 6-worker runs). Files have no such race."""
+    before replying to kernel_info; seen in a 6-worker run). Files have no such race."""
     km.transport = "ipc"
     km.ip = os.path.join(tempfile.gettempdir(), f"lab-kernel-{uuid.uuid4().hex[:12]}")  # + "-1" ... "-5"
     return km

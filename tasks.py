@@ -30,7 +30,7 @@ STAMP = VENV / ".lab-installed"
 PINNED = ("pyproject.toml", "constraints.txt")
 UV = "uv==0.13.8"  # the fast installer; pip stays the fallback
 CHROMIUM = "/usr/bin/chromium"  # the system's Chromium (Debian package `chromium`) for tests/browser; or LAB_CHROMIUM
-TEST_WORKERS = "6"  # warm, 2 cores: -n 4 ~297 s, -n 6 230-283 s, -n 8 259 s (measured; the cores are busy at -n 6)
+TEST_WORKERS = "6"  # warm .ci/run, 2 cores, one clone: -n 6 238-296 s (median 263, 9 runs), -n 4 284 s
 
 
 def _digest() -> str:
