@@ -202,6 +202,7 @@ class Lab:
         self.persistent = kind == "existing" if persistent is None else persistent
         self.registered: set[str] = set()  # task queues this kernel's workers recorded in QUEUES (register_queue)
         self.workers: list[Any] = []  # every KernelWorker / SubprocessWorker made with this lab: close() stops them
+        self.sweeps = False  # a notebook's lab (made by setup()): close() also stops left ServerProcesses (see there)
 
     @property
     def client(self) -> Client:
@@ -230,7 +231,8 @@ class Lab:
     async def close(self, *workers: Any, grace: float = 5.0) -> None:
         """The notebook's clean-up: settle this notebook's running workflows (when the server outlives it), stop
         every worker made with this lab (and `workers`, e.g. ones made from a bare Client), stop the embedded server,
-        and make later calls fail fast. Works when the learner skipped sections: a worker never made is not named.
+        and make later calls fail fast. A notebook's lab (from `setup()`) also stops every ServerProcess this process
+        started, and the SubprocessWorkers on it, that still run (say, left by an interrupted cell run again). Works when the learner skipped sections: a worker never made is not named.
         A crash of a worker named in `workers` is re-raised; one of a worker not named here was the cell's to show.
 
         Settling: on a persistent server each workflow still RUNNING on the task queues of `workers` or of the
@@ -258,6 +260,8 @@ class Lab:
             except Exception:
                 if any(worker is n for n in named):
                     raise
+        if self.sweeps:
+            _stop_left_processes(keep=self.address)
         if self.env is not None:
             env, self.env = self.env, None
             await env.shutdown()
@@ -269,6 +273,22 @@ class Lab:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+_servers: list["ServerProcess"] = []  # every ServerProcess this process started (kept: a rebound name drops it)
+
+
+def _stop_left_processes(keep: str) -> None:
+    """Stop what this process started around its ServerProcesses and left running (an interrupted cell run again
+    rebinds the names): their SubprocessWorkers (SIGTERM), then the servers (SIGKILL; each database file stays), all
+    but the server at address `keep`."""
+    from .workers import _live
+
+    for server in [s for s in _servers if s.address != keep]:
+        for worker in [w for w in list(_live) if w.lab.address == server.address]:
+            worker.stop(timeout=5)  # SIGKILL after 5 s: a worker of a server that is down cannot shut down cleanly
+        if server.running:
+            server.kill()
 
 
 async def settle_workflows(client: Client, task_queues: set[str], grace: float = 5.0,
@@ -534,15 +554,16 @@ async def setup(*, own_server: bool = False, time_skipping: bool | str = False, 
 
     install_short_tracebacks()  # in a kernel: intended Temporal errors and LabErrors show in a few lines
     if time_skipping == "dev":
-        return await start_dev_server(time_skipping=True, **dev_options)
-    if time_skipping:
-        return await start_time_skipping()
-    if _wants_existing() and not own_server:
+        lab = await start_dev_server(time_skipping=True, **dev_options)
+    elif time_skipping:
+        lab = await start_time_skipping()
+    elif _wants_existing() and not own_server:
         if dev_options:
             raise LabError(f"Options {sorted(dev_options)} need an embedded server. Fix: pass own_server=True.")
         lab = await connect()
     else:
         lab = await start_dev_server(**dev_options)
+    lab.sweeps = True
     if lab.persistent:  # its state outlives kernels: settle what kernels that died before their clean-up left RUNNING
         said = await settle_orphans(lab)
         if said:
@@ -594,6 +615,8 @@ class ServerProcess:
         args = [str(find_binary("temporal")), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
                 *ui, "--db-filename", str(self.db_file), "--log-level", "warn"]
         self.proc = spawn(tethered_command(args, self.log_file), self.log_file)
+        if self not in _servers:
+            _servers.append(self)
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             try:
@@ -606,6 +629,11 @@ class ServerProcess:
                     self.kill()
                     raise LabError(f"The Temporal server did not start; see {self.log_file}.") from None
                 await asyncio.sleep(0.1)
+
+    @property
+    def running(self) -> bool:
+        """True while the server's process (its tether) runs."""
+        return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> float:
         """SIGKILL the server (and its tether): a real crash. Returns the time of the kill."""

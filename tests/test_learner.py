@@ -391,6 +391,26 @@ async def test_close_stops_every_worker_made_with_the_lab_even_when_cells_were_s
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+async def test_the_notebooks_clean_up_stops_a_server_process_and_its_worker_that_a_rerun_cell_left(tmp_path):
+    """Lesson 00 section 5 interrupted during the server's outage, then run again: the names `server` and `worker3` now
+    point at the second run's, and the first run's worker (made with the other server's lab) is in no lab's list.
+    The notebook's clean-up, `lab.close()` of its setup() lab, stops both, and leaves its own server to close()."""
+    from lab_support.server import ServerProcess, setup
+    from lab_support.workers import SubprocessWorker
+
+    notebook_lab = await setup(ui=False)
+    first = await ServerProcess(tmp_path / "first.db").start()
+    worker = SubprocessWorker(await first.lab(), "labs.why_durable.worker", ledger=str(tmp_path / "l.db")).start()
+    pids = [p.pid for p in psutil.Process(first.proc.pid).children(recursive=True)] + [first.proc.pid, worker.pid]
+    first.kill()  # interrupted during the outage: the server is down, its worker polls on
+    first = await ServerProcess(tmp_path / "second.db").start()  # the re-run; `first` now names the second server
+    del worker
+    await notebook_lab.close()
+    alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"left running after the clean-up: {alive}"
+    assert not first.running and (tmp_path / "first.db").exists(), "the servers are stopped, their data kept"
+
+
 async def test_an_embedded_lab_closes_without_settling(lab):
     from lab_support.server import start_dev_server
 
