@@ -256,8 +256,10 @@ class ChaosPanel:
             effects = self.ledger.frame()
             effects = effects[effects["actor"] != "attempt"]  # the attempt log is not a side effect
             repeats = effects.groupby(["actor", "step", "key"]).size()
-            line = (f"Ledger: <b>{len(effects)}</b> side effects so far, "
-                    f"<b>{int((repeats - 1).sum())}</b> duplicates (same step and key completed more than once)")
+            duplicates = int((repeats - 1).sum())
+            line = (f"Ledger: <b>{len(effects)}</b> side effect{'' if len(effects) == 1 else 's'} so far, "
+                    f"<b>{duplicates}</b> duplicate{'' if duplicates == 1 else 's'} "
+                    "(same step and key completed more than once)")
         return df, status, int(df["event_id"].notna().sum()), line
 
     async def refresh(self) -> bool:

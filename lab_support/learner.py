@@ -194,7 +194,11 @@ def _message(error: BaseException) -> str:
 def short_traceback(etype: type, value: BaseException, tb: Any, *, limit: int = 4) -> list[str]:
     """The lines shown for an intended error: type and message, its causes (up to `limit`), the cell line, a hint."""
     red, dim, reset = "\x1b[0;31m", "\x1b[2m", "\x1b[0m"
-    lines = [f"{red}{etype.__name__}{reset}: {_message(value)}"]
+    message = _message(value)
+    if isinstance(value, asyncio.CancelledError) and not value.args:  # Kernel -> Interrupt during an `await`
+        message = ("the cell was interrupted while it awaited. What it started (workflows, workers, servers) may still "
+                   "run: run the cell again, or run the clean-up cell to stop it all.")
+    lines = [f"{red}{etype.__name__}{reset}: {message}"]
     seen, cause = {id(value)}, value.__cause__ or (None if value.__suppress_context__ else value.__context__)
     while cause is not None and id(cause) not in seen and len(seen) <= limit:
         seen.add(id(cause))
@@ -211,8 +215,9 @@ def short_traceback(etype: type, value: BaseException, tb: Any, *, limit: int = 
 
 
 def install_short_tracebacks() -> bool:
-    """In an IPython kernel, show Temporal errors and LabError as `short_traceback` (the error output keeps the real
-    ename/evalue; `%tb` shows the full traceback). Returns False outside IPython."""
+    """In an IPython kernel, show Temporal errors, LabError and an interrupted `await` (CancelledError) as
+    `short_traceback` (the error output keeps the real ename/evalue; `%tb` shows the full traceback). Returns False
+    outside IPython."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -232,5 +237,5 @@ def install_short_tracebacks() -> bool:
         self._showtraceback(etype, value, stb)
         return stb
 
-    shell.set_custom_exc((TemporalError, LabError), handler)
+    shell.set_custom_exc((TemporalError, LabError, asyncio.CancelledError), handler)
     return True

@@ -287,6 +287,24 @@ def test_an_intended_error_is_short_and_keeps_its_name(kernel):
     assert "short view" not in text_of(outputs)
 
 
+def test_interrupting_an_await_shows_a_short_error_that_says_what_to_do(kernel):
+    km, kc = kernel
+    msg_id = kc.execute("import asyncio\nfrom lab_support.learner import install_short_tracebacks\n"
+                        "install_short_tracebacks()\nprint('waiting', flush=True)\n"
+                        "for _ in range(600):\n    await asyncio.sleep(0.1)")  # ipykernel's SIGINT wakes no sleep
+    deadline = time.monotonic() + 30
+    while True:  # the cell is awaiting once it printed
+        msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            break
+    km.interrupt_kernel()  # Kernel -> Interrupt
+    reply, outputs = _collect(kc, msg_id)
+    errors = [o for o in outputs if o["msg_type"] == "error"]
+    assert reply["status"] == "error" and [e["ename"] for e in errors] == ["CancelledError"], (reply, outputs)
+    shown = ANSI.sub("", "\n".join(errors[0]["traceback"]))
+    assert len(shown.splitlines()) <= 4 and "clean-up cell" in shown and "asyncio.sleep(0.1)" in shown, shown
+
+
 # ---- in-process: the approval panel, clean-up on a persistent server ------------------------------------------------
 
 async def _plan(lab, worker, timeout: float = 3600):
