@@ -207,7 +207,9 @@ def timeline(
         x = _seconds(when, t0) / scale
         ax.axvline(x, color="black", ls="--", lw=1)
         crowded = bool(placed) and x - placed[-1] < max(t_end, 1e-9) / 8
-        ax.annotate(f" {label}", (x, len(lanes) - 0.55 if crowded else -0.55), fontsize=8, va="center", ha="left",
+        left = x > 0.7 * max(t_end, 1e-9)  # near the right edge (a live panel's latest fault): the label goes left
+        ax.annotate(f"{label} " if left else f" {label}", (x, len(lanes) - 0.55 if crowded else -0.55), fontsize=8,
+                    va="center", ha="right" if left else "left",
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5} if crowded else None)
         if not crowded:
             placed.append(x)

@@ -147,3 +147,13 @@ def test_close_marks_do_not_overlap(sink_history):
               ("worker SIGKILL", "worker restarted", "later")}
     assert labels["worker SIGKILL"] != labels["worker restarted"], "two close marks share a line"
     assert labels["worker SIGKILL"] == labels["later"], "marks far apart stay on the top line"
+
+
+def test_a_mark_near_the_right_edge_keeps_its_label_inside_the_plot(sink_history):
+    """A live panel's newest fault is drawn at the right edge: its label goes left of the line, not off the figure."""
+    df = to_frame(sink_history)
+    fig = timeline(df, marks={"worker SIGKILL": df["time"].iloc[-1].timestamp()})
+    fig.draw_without_rendering()  # lays out the figure
+    ax = fig.axes[0]
+    label = next(t for t in ax.texts if t.get_text().strip() == "worker SIGKILL")
+    assert label.get_window_extent().x1 <= ax.get_window_extent().x1 + 1  # display pixels
