@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
@@ -367,16 +368,29 @@ async def test_continue_as_new_keeps_every_signal():
 
     lab = await setup(own_server=True, ui=False, dynamic_config=LIMITS)
     try:
-        async with KernelWorker(lab, "labs.monitor.worker") as worker:
-            handle = await lab.client.start_workflow(Monitor.run, Feed("f", total_checks=60), id="m",
-                                                     task_queue=worker.task_queue)
-            for i in range(30):
-                await lab.client.get_workflow_handle("m").signal(Monitor.report, str(i))
+        worker = KernelWorker(lab, "labs.monitor.worker")
+        handle = await lab.client.start_workflow(Monitor.run, Feed("f", total_checks=60), id="m",
+                                                 task_queue=worker.task_queue)
+        accepted = 0
+        for i in range(10):  # before any worker polls: all reach run 1 before its first workflow task
+            await handle.signal(Monitor.report, str(i))
+            accepted += 1
+        async with worker:
+            for i in range(10, 30):  # while it runs and continues as new: by id, each reaches the current run
+                try:
+                    await lab.client.get_workflow_handle("m").signal(Monitor.report, str(i))
+                except RPCError as e:
+                    # On a busy machine the 60 checks can end the workflow first (seen once in a -n 6 run, at report
+                    # 28): the server refuses the signal (NOT_FOUND, "workflow execution already completed"). A
+                    # refused signal is not a lost one; every accepted one must be handled.
+                    assert e.status == RPCStatusCode.NOT_FOUND and "completed" in e.message, e
+                    break
+                accepted += 1
             state = await wait_result(handle, timeout=60)
         runs = await fetch_runs(lab, "m")
     finally:
         await lab.close()
-    assert state.reports == 30 and state.checks == 60
+    assert state.reports == accepted >= 10 and state.checks == 60
     assert len(runs) == state.run >= 2
     assert max(len(r.events) for r in runs) < 300
 
