@@ -83,7 +83,8 @@ class LabHistory(WorkflowHistory):
 async def fetch_history(source: Lab | Client | WorkflowHandle[Any, Any], workflow_id: str | None = None,
                         pending: bool = False) -> WorkflowHistory:
     """The full history of a workflow, from a handle or a lab/client plus a workflow id; `pending=True` adds, for a
-    RUNNING workflow, its pending activities from `describe()` (to_frame shows them as `PendingActivity` rows)."""
+    RUNNING workflow, its pending activities from `describe()` (to_frame shows them as `PendingActivity` rows), read
+    when the history had not moved on since it was fetched (describe's history length equals its event count)."""
     if isinstance(source, WorkflowHandle):
         handle = source
     else:
@@ -92,10 +93,15 @@ async def fetch_history(source: Lab | Client | WorkflowHandle[Any, Any], workflo
             raise LabError("fetch_history(lab, workflow_id): give the workflow id too.")
         handle = client.get_workflow_handle(workflow_id)
     try:
-        history = await handle.fetch_history()
-        if not pending:
-            return history
-        description = await handle.describe()
+        for _ in range(5):
+            history = await handle.fetch_history()
+            if not pending:
+                return history
+            description = await handle.describe()
+            # Two calls, not one snapshot: a workflow that moved on in between (a loaded run: attempt 1 failed and
+            # attempt 2 was pending while the history still ended before the activity was scheduled) is read again.
+            if description.raw_description.workflow_execution_info.history_length == len(history.events):
+                break
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             raise unknown_workflow(handle.id) from None

@@ -290,3 +290,29 @@ def test_history_table_shows_no_row_index_and_one_blank_for_missing(sink_history
     assert df["attempt"].isna().any() and str(df["attempt"].dtype) == "Int64", "the data keep their types"
     named = repr(df.set_index("name").head(2))
     assert "KitchenSink" in named.split("\n")[2], "an index set on purpose is shown"
+
+
+async def test_pending_rows_come_with_the_history_they_belong_to(lab, tmp_path):
+    """fetch_history(pending=True) is two calls: if the workflow moved on between them (seen under load: a history
+    that ended before the activity was scheduled, with attempt 2 already pending), both are read again."""
+    from lab_support.history import fetch_history
+    from lab_support.workers import KernelWorker
+    from labs.why_durable.workflows import ResearchAgent, ResearchRequest
+
+    async with KernelWorker(lab, "labs.why_durable.worker", ledger=str(tmp_path / "l.db"), step_seconds=0.0) as w:
+        handle = await lab.client.start_workflow(ResearchAgent.run, ResearchRequest("t"),
+                                                 id=f"snap-{uuid.uuid4().hex[:6]}", task_queue=w.task_queue)
+        await handle.result()
+    full = await handle.fetch_history()
+    reads = []
+
+    async def lagging_once():  # the first read is the history as it was a moment before (3 events)
+        reads.append(len(reads))
+        history = await type(handle).fetch_history(handle)
+        if len(reads) == 1:
+            del history.events[3:]
+        return history
+
+    handle.fetch_history = lagging_once
+    again = await fetch_history(handle, pending=True)
+    assert len(reads) == 2 and len(again.events) == len(full.events)
