@@ -232,8 +232,9 @@ class Lab:
         """The notebook's clean-up: settle this notebook's running workflows (when the server outlives it), stop
         every worker made with this lab (and `workers`, e.g. ones made from a bare Client), stop the embedded server,
         and make later calls fail fast. A notebook's lab (from `setup()`) also stops every ServerProcess this process
-        started, and the SubprocessWorkers on it, that still run (say, left by an interrupted cell run again). Works when the learner skipped sections: a worker never made is not named.
-        A crash of a worker named in `workers` is re-raised; one of a worker not named here was the cell's to show.
+        started, and the SubprocessWorkers on it, that still run (say, left by an interrupted cell run again). Works
+        when the learner skipped sections: a worker never made is not named. A crash of a worker named in `workers` is
+        re-raised; one of a worker not named here was the cell's to show.
 
         Settling: on a persistent server each workflow still RUNNING on the task queues of `workers` or of the
         workflows this lab started is cancelled while the workers still run, and terminated (with the reason) if
