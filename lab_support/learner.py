@@ -197,7 +197,7 @@ def short_traceback(etype: type, value: BaseException, tb: Any, *, limit: int = 
     message = _message(value)
     if isinstance(value, asyncio.CancelledError) and not value.args:  # Kernel -> Interrupt during an `await`
         message = ("the cell was interrupted while it awaited. What it started (workflows, workers, servers) may still "
-                   "run: run the cell again, or run the clean-up cell to stop it all.")
+                   "run, even if you run the cell again: the notebook's clean-up cell, `await lab.close()`, stops it.")
     lines = [f"{red}{etype.__name__}{reset}: {message}"]
     seen, cause = {id(value)}, value.__cause__ or (None if value.__suppress_context__ else value.__context__)
     while cause is not None and id(cause) not in seen and len(seen) <= limit:

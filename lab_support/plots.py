@@ -203,11 +203,14 @@ def timeline(
                         textcoords="offset points", fontsize=7.5, ha="center", va="top", weight="bold")
 
     placed: list[float] = []  # x of the labels on the top line: a label close to one goes to the bottom line
-    for label, when in sorted((marks or {}).items(), key=lambda m: _seconds(m[1], t0)):  # datetimes or epoch s
+    ordered = sorted((marks or {}).items(), key=lambda m: _seconds(m[1], t0))  # datetimes or epoch s
+    for i, (label, when) in enumerate(ordered):
         x = _seconds(when, t0) / scale
         ax.axvline(x, color="black", ls="--", lw=1)
-        crowded = bool(placed) and x - placed[-1] < max(t_end, 1e-9) / 8
-        left = x > 0.7 * max(t_end, 1e-9)  # near the right edge (a live panel's latest fault): the label goes left
+        # the newest mark near the right edge (a live panel's latest fault) puts its label left of its line; facing
+        # the label before it, it needs twice the room (a label is taken to be an eighth of the axis wide)
+        left = i == len(ordered) - 1 and x > 0.7 * max(t_end, 1e-9)
+        crowded = bool(placed) and x - placed[-1] < max(t_end, 1e-9) / 8 * (2 if left else 1)
         ax.annotate(f"{label} " if left else f" {label}", (x, len(lanes) - 0.55 if crowded else -0.55), fontsize=8,
                     va="center", ha="right" if left else "left",
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5} if crowded else None)

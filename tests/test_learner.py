@@ -302,7 +302,7 @@ def test_interrupting_an_await_shows_a_short_error_that_says_what_to_do(kernel):
     errors = [o for o in outputs if o["msg_type"] == "error"]
     assert reply["status"] == "error" and [e["ename"] for e in errors] == ["CancelledError"], (reply, outputs)
     shown = ANSI.sub("", "\n".join(errors[0]["traceback"]))
-    assert len(shown.splitlines()) <= 4 and "clean-up cell" in shown and "asyncio.sleep(0.1)" in shown, shown
+    assert len(shown.splitlines()) <= 4 and "await lab.close()" in shown and "asyncio.sleep(0.1)" in shown, shown
 
 
 # ---- in-process: the approval panel, clean-up on a persistent server ------------------------------------------------

@@ -157,3 +157,15 @@ def test_a_mark_near_the_right_edge_keeps_its_label_inside_the_plot(sink_history
     ax = fig.axes[0]
     label = next(t for t in ax.texts if t.get_text().strip() == "worker SIGKILL")
     assert label.get_window_extent().x1 <= ax.get_window_extent().x1 + 1  # display pixels
+
+
+def test_a_restart_soon_after_a_kill_near_the_edge_does_not_cover_its_label(sink_history):
+    """The live chaos panel a few seconds after Restart followed Kill: the two newest marks near the right edge."""
+    df = to_frame(sink_history)
+    t0, t_end = df["time"].iloc[0].timestamp(), df["time"].iloc[-1].timestamp()
+    fig = timeline(df, marks={"worker SIGKILL (pid 12345)": t0 + 0.78 * (t_end - t0),
+                              "worker restart (pid 12399)": t0 + 0.92 * (t_end - t0)})
+    fig.draw_without_rendering()
+    kill, restart = (next(t for t in fig.axes[0].texts if t.get_text().strip().startswith(word))
+                     for word in ("worker SIGKILL", "worker restart"))
+    assert not kill.get_window_extent().overlaps(restart.get_window_extent())
