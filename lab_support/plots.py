@@ -88,6 +88,12 @@ def _spans(df: pd.DataFrame, t_end: float, t0: pd.Timestamp, scale: float) -> li
     return list(spans.values())
 
 
+def _text_width(text: str, fig: Figure, x_range: float, points: float = 8.0) -> float:
+    """About how wide `text` in `points`-pt type is, in x data units, on an axes about 3/4 of the figure wide
+    (~0.6 em per character): an estimate without a drawing pass, which a live panel redrawn twice a second skips."""
+    return len(text) * 0.6 * points / 72 / (fig.get_figwidth() * 0.75) * x_range
+
+
 def _lane_of(lane: str, collapse: bool) -> str:
     return lane.split(" #", 1)[0] if collapse else lane
 
@@ -178,8 +184,11 @@ def timeline(
                 note = f"pending (describe): {note} " + (
                     f"starts in {(s['next'] - t_end) * scale:.1f} s" if s["next"] is not None else s["pending"])
             note += f" · last: {s['failure'][:40]}" if s["failure"] else ""
-            ax.annotate(note, (s["open"], y[lane] - h / 2), xytext=(0, 1), textcoords="offset points",
-                        fontsize=7.5, color="#7f2704", va="bottom")
+            at, ha = s["open"], "left"
+            if at + _text_width(note, fig, max(t_end, 1e-9), points=7.5) > t_end:  # would run past the right edge
+                at, ha = max(s["close"], s["open"]), "right"
+            ax.annotate(note, (at, y[lane] - h / 2), xytext=(0, 1), textcoords="offset points",
+                        fontsize=7.5, color="#7f2704", va="bottom", ha=ha)
     for (lane, style, hatched), xs in by_style.items():
         used.add(style)
         bars(lane, xs, COLORS[style], hatch="///" if hatched else None, edgecolor="#a63603" if hatched else "none")
@@ -202,20 +211,20 @@ def timeline(
             ax.annotate(str(row.attempt), (a + max(b - a, visible) / 2, y[match[0]] + h * 0.4), xytext=(0, -1),
                         textcoords="offset points", fontsize=7.5, ha="center", va="top", weight="bold")
 
-    placed: list[float] = []  # x of the labels on the top line: a label close to one goes to the bottom line
-    ordered = sorted((marks or {}).items(), key=lambda m: _seconds(m[1], t0))  # datetimes or epoch s
-    for i, (label, when) in enumerate(ordered):
+    x_min, x_max = ax.get_xlim()
+    top_end = -float("inf")  # where the last label on the top line ends: a label reaching back past it goes below
+    for label, when in sorted((marks or {}).items(), key=lambda m: _seconds(m[1], t0)):  # datetimes or epoch s
         x = _seconds(when, t0) / scale
         ax.axvline(x, color="black", ls="--", lw=1)
-        # the newest mark near the right edge (a live panel's latest fault) puts its label left of its line; facing
-        # the label before it, it needs twice the room (a label is taken to be an eighth of the axis wide)
-        left = i == len(ordered) - 1 and x > 0.7 * max(t_end, 1e-9)
-        crowded = bool(placed) and x - placed[-1] < max(t_end, 1e-9) / 8 * (2 if left else 1)
+        width = _text_width(f" {label}", fig, x_max - x_min)
+        left = x + width > x_max  # it would run past the right edge (a live panel's newest fault): left of its line
+        start, end = (x - width, x) if left else (x, x + width)
+        crowded = start < top_end
         ax.annotate(f"{label} " if left else f" {label}", (x, len(lanes) - 0.55 if crowded else -0.55), fontsize=8,
                     va="center", ha="right" if left else "left",
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5} if crowded else None)
         if not crowded:
-            placed.append(x)
+            top_end = end
 
     ax.set_yticks(range(len(lanes)), [l if len(l) <= 38 else l[:15] + "…" + l[-22:] for l in lanes])
     ax.set_ylim(len(lanes) - 0.4, -0.8)

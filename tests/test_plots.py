@@ -169,3 +169,27 @@ def test_a_restart_soon_after_a_kill_near_the_edge_does_not_cover_its_label(sink
     kill, restart = (next(t for t in fig.axes[0].texts if t.get_text().strip().startswith(word))
                      for word in ("worker SIGKILL", "worker restart"))
     assert not kill.get_window_extent().overlaps(restart.get_window_extent())
+
+
+
+def test_a_pending_note_near_the_right_edge_stays_inside_the_plot():
+    """A live panel just after an activity was scheduled: describe()'s note for it starts at the right edge."""
+    import json
+
+    from temporalio.api.enums.v1 import PendingActivityState
+    from temporalio.api.workflow.v1 import PendingActivityInfo
+
+    from lab_support.history import LabHistory
+
+    from .conftest import HISTORIES
+
+    raw = json.loads((HISTORIES / "retries_ask_model.json").read_text())["events"][:5]  # ends ActivityTaskScheduled
+    scheduled = pd.Timestamp(raw[-1]["eventTime"]).floor("us")
+    info = PendingActivityInfo(activity_id="1", attempt=1, state=PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)
+    info.last_started_time.FromDatetime((scheduled + timedelta(microseconds=500)).to_pydatetime())
+    df = to_frame(LabHistory("w", raw=raw, pending=[info], now=(scheduled + timedelta(microseconds=1500)).to_pydatetime()))
+    fig = timeline(df)
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    note = next(t for t in ax.texts if t.get_text().startswith("pending (describe)"))
+    assert note.get_window_extent().x1 <= ax.get_window_extent().x1 + 1  # display pixels
