@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import psutil
 import pytest
@@ -43,20 +43,25 @@ class Lab:
     """`python3 tasks.py lab` as a subprocess on free ports with its own state dir, live (no LAB_HEADLESS)."""
 
     def __init__(self, state: Path) -> None:
+        self.state = state
+        self._start()
+
+    def _start(self) -> None:
         self.ports = {name: free_port() for name in ("LAB_TEMPORAL_PORT", "LAB_UI_PORT", "LAB_JUPYTER_PORT")}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "LAB_", "JUPYTER_"))}
-        env.update({k: str(v) for k, v in self.ports.items()}, LAB_STATE_DIR=str(state),
-                   JUPYTER_RUNTIME_DIR=str(state / "runtime"))
+        env.update({k: str(v) for k, v in self.ports.items()}, LAB_STATE_DIR=str(self.state),
+                   JUPYTER_RUNTIME_DIR=str(self.state / "runtime"))
         self.proc = subprocess.Popen([sys.executable, "tasks.py", "lab"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stdout, self.lines), daemon=True).start()
 
-    def _read(self) -> None:
-        for raw in self.proc.stdout:  # type: ignore[union-attr]
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+    @staticmethod
+    def _read(stream: Any, lines: list[str]) -> None:
+        for raw in stream:
+            lines.append(raw.decode(errors="replace").rstrip("\n"))
 
-    def printed(self, label: str, timeout: float = 120) -> str:
+    def printed(self, label: str, timeout: float = 120, retries: int = 2) -> str:
         """The URL the launcher printed after `label` (waits for it)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -64,12 +69,27 @@ class Lab:
                 if found := re.search(re.escape(label) + r"\s*(http://\S+)", line):
                     return found.group(1)
             if self.proc.poll() is not None:
+                time.sleep(0.2)  # the reader thread takes the last lines
+                if retries and any("already in use" in line for line in self.lines):
+                    # the free ports chosen above, taken by another test's process before the launcher bound them
+                    self._start()
+                    return self.printed(label, timeout, retries - 1)
                 break
             time.sleep(0.2)
-        raise AssertionError(f"the lab command printed no {label!r} link:\n" + "\n".join(self.lines))
+        raise AssertionError(f"the lab command printed no {label!r} link (exit status {self.proc.poll()}):\n"
+                             + "\n".join(self.lines))
 
     def stop(self) -> None:
         """Ctrl-C (SIGINT to the launcher's process group), then: its group and every process it started are gone."""
+        if self.proc.poll() is not None:  # it exited by itself (a failed start): its group must be gone all the same
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(self.proc.pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.2)
+            raise AssertionError(f"the lab command exited ({self.proc.returncode}) but left processes in its group")
         tree = [self.proc.pid] + [c.pid for c in psutil.Process(self.proc.pid).children(recursive=True)]
         os.killpg(self.proc.pid, signal.SIGINT)
         self.proc.wait(60)
