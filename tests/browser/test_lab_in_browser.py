@@ -54,7 +54,8 @@ class Lab:
         self.proc = subprocess.Popen([sys.executable, "tasks.py", "lab"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.lines: list[str] = []
-        threading.Thread(target=self._read, args=(self.proc.stdout, self.lines), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(self.proc.stdout, self.lines), daemon=True)
+        self._reader.start()
 
     @staticmethod
     def _read(stream: Any, lines: list[str]) -> None:
@@ -69,7 +70,7 @@ class Lab:
                 if found := re.search(re.escape(label) + r"\s*(http://\S+)", line):
                     return found.group(1)
             if self.proc.poll() is not None:
-                time.sleep(0.2)  # the reader thread takes the last lines
+                self._reader.join(5)  # its output up to the end
                 if retries and any("already in use" in line for line in self.lines):
                     # the free ports chosen above, taken by another test's process before the launcher bound them
                     self._start()
